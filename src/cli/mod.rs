@@ -1,0 +1,86 @@
+//! The command line: arguments, the commands, and everything printed for people or pipes.
+//!
+//! This is the output layer: the library returns values and errors, and only this module
+//! writes to stdout (data a pipe wants) and stderr (everything for people).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Short-lived AWS credentials for people without an AWS account, granted through code review.
+#[derive(Debug, Parser)]
+#[command(name = "stsgrant", version, about, max_term_width = 100)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// More detail on stderr (`-v` decisions, `-vv` every step); secrets are never shown.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// The grants folder, holding `venues.yaml` and `<project>/<venue>/` folders.
+    #[arg(long, global = true, default_value = "grants", env = "STSGRANT_GRANTS")]
+    grants: PathBuf,
+    /// Check dates against this day instead of today (UTC), as `YYYY-MM-DD`.
+    #[arg(long, global = true, env = "STSGRANT_TODAY", hide = true)]
+    today: Option<jiff::civil::Date>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check grant files against the schema, AWS's limits and their venue's limits.
+    Validate(validate::ValidateArgs),
+    /// Write the JSON Schemas of grants and the venue catalog.
+    Schema(validate::SchemaArgs),
+}
+
+/// An error that stops a command as a whole (not a problem in one grant).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// Sets up logging on stderr: quiet unless `-v` or `RUST_LOG` asks for more.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "stsgrant=debug,warn",
+        _ => "stsgrant=trace,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Prints an error that stopped a command, with its causes.
+pub fn report_error(error: &Error) {
+    eprintln!("error: {error}");
+}
+
+/// Runs the command the arguments name.
+pub fn run(args: Args) -> Result<ExitCode, Error> {
+    let today = args.today.unwrap_or_else(|| {
+        jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date()
+    });
+    match args.command {
+        Command::Validate(command) => validate::validate(&command, args.grants, today),
+        Command::Schema(command) => validate::schema(&command),
+    }
+}
