@@ -5,12 +5,19 @@
 //! checks grants ([`check`]), plans what to issue, issues credentials with `sts:AssumeRole`
 //! and seals them with age so that only the recipient can read them.
 
+pub mod aws;
 pub mod check;
+pub mod credential;
 pub mod diagnostic;
 pub mod duration;
+pub mod git;
 pub mod grant;
+pub mod issue;
+pub mod ledger;
 pub mod load;
+pub mod plan;
 pub mod policy;
 pub mod seal;
+pub mod secret;
 pub mod venue;
 pub mod yaml;

@@ -1,29 +1,410 @@
-//! Placeholder recipient parsing until the sealing module lands.
+//! Sealing a credential to its recipients with age, and opening it again.
+//!
+//! This is the only module that hands plaintext to age. Sealed outputs are ASCII-armored so
+//! that they survive being pasted into chat, e-mail or a CI log, and any age implementation
+//! (`age -d`, `rage -d`) opens them. Opening tells the recipient's likely situations apart:
+//! not an age file at all, sealed to another key, cut short in transit, or changed.
 
-use std::str::FromStr;
+mod identity;
+mod recipient;
+#[cfg(test)]
+mod testkit;
 
-/// An age recipient.
-pub struct Recipient;
+use std::io::{self, Read, Write};
 
-/// Why a recipient is not one.
+use age::armor::ArmoredReadError;
+use zeroize::Zeroizing;
+
+pub use identity::{Identities, IdentityError, PassphraseSource, read_identities};
+pub use recipient::{Recipient, RecipientError};
+
+const ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+const ARMOR_END: &[u8] = b"-----END AGE ENCRYPTED FILE-----";
+const BINARY_MAGIC: &[u8] = b"age-encryption.org/";
+
+/// Why sealing failed.
 #[derive(Debug, thiserror::Error)]
-#[error("not a recipient")]
-pub struct RecipientError;
+pub enum SealError {
+    /// There was no recipient to seal to.
+    #[error("no recipient to seal to")]
+    NoRecipients,
+    /// age refused to encrypt.
+    #[error("age could not encrypt: {0}")]
+    Age(#[from] age::EncryptError),
+}
 
-impl RecipientError {
-    /// What to do.
-    pub fn hint(&self) -> Option<String> {
-        None
+/// Why a sealed output could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The input is not an age file.
+    #[error("input is not an age encrypted file")]
+    NotAgeFile,
+    /// The input is an age file of a version this build does not know.
+    #[error("input is an age file of an unknown version")]
+    UnknownVersion,
+    /// The file is encrypted with a passphrase rather than to a key.
+    #[error("input is encrypted with a passphrase, not to a key")]
+    PassphraseEncrypted,
+    /// None of the identities is a recipient of the file.
+    #[error("input was sealed to other keys than the identities given")]
+    NoMatchingIdentity,
+    /// The file ends early.
+    #[error("input is cut short")]
+    Truncated,
+    /// The ASCII armor around the file is malformed, typically re-wrapped by a mail program.
+    #[error("armor of the input is damaged: {reason}")]
+    BadArmor {
+        /// What is wrong with the armor, as age says it.
+        reason: String,
+    },
+    /// The file fails authentication: it was changed after sealing, or cut inside its last part.
+    #[error("input failed authentication: it was changed or damaged after sealing")]
+    Tampered,
+    /// Anything else age reports; its message names no plaintext.
+    #[error("age could not decrypt: {0}")]
+    Age(String),
+}
+
+impl OpenError {
+    /// What the user can do about the error.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NotAgeFile => {
+                Some("give the sealed output, which starts `-----BEGIN AGE ENCRYPTED FILE-----`")
+            }
+            Self::UnknownVersion => Some("decrypt it with a recent `age -d`"),
+            Self::PassphraseEncrypted => Some("decrypt it with `age -d`, which asks for it"),
+            Self::NoMatchingIdentity => Some(
+                "give the secret key that belongs to the recipient named in the grant; \
+                 `stsgrant` can only open outputs sealed to your key",
+            ),
+            Self::Truncated | Self::Tampered | Self::BadArmor { .. } => Some(
+                "copy the whole sealed output again, from the BEGIN to the END line, without \
+                 re-wrapping its lines",
+            ),
+            Self::Age(_) => None,
+        }
     }
 }
 
-impl FromStr for Recipient {
-    type Err = RecipientError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.starts_with("age1") || text.starts_with("ssh-") {
-            Ok(Recipient)
-        } else {
-            Err(RecipientError)
+/// Encrypts `plaintext` to every recipient (each can open it alone), ASCII-armored.
+///
+/// Recipients named twice are sealed to once.
+pub fn seal(plaintext: &[u8], recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
+    let mut unique: Vec<&Recipient> = Vec::with_capacity(recipients.len());
+    for recipient in recipients {
+        if !unique.contains(&recipient) {
+            unique.push(recipient);
         }
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(unique.iter().map(|recipient| recipient.as_age()))
+            .map_err(|error| match error {
+                age::EncryptError::MissingRecipients => SealError::NoRecipients,
+                other => SealError::Age(other),
+            })?;
+
+    let mut sealed = Vec::with_capacity(plaintext.len() * 4 / 3 + 1024);
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut sealed, age::armor::Format::AsciiArmor)
+        .map_err(age::EncryptError::Io)?;
+    let mut writer = encryptor
+        .wrap_output(armor)
+        .map_err(age::EncryptError::Io)?;
+    writer.write_all(plaintext).map_err(age::EncryptError::Io)?;
+    writer
+        .finish()
+        .and_then(|armor| armor.finish())
+        .map_err(age::EncryptError::Io)?;
+    Ok(sealed)
+}
+
+/// Decrypts an armored or binary age file with the first identity that is one of its
+/// recipients.
+pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    // age reports text that is no age file as a header cut short, and armor without its end
+    // line as a bad line wrap; both are told apart here first.
+    let start = ciphertext
+        .iter()
+        .position(|byte| !byte.is_ascii_whitespace())
+        .unwrap_or(0);
+    let trimmed = &ciphertext[start..];
+    if trimmed.starts_with(ARMOR_BEGIN) {
+        if !trimmed
+            .windows(ARMOR_END.len())
+            .any(|window| window == ARMOR_END)
+        {
+            return Err(OpenError::Truncated);
+        }
+    } else if !ciphertext.starts_with(BINARY_MAGIC) {
+        return Err(OpenError::NotAgeFile);
+    }
+
+    let reader = age::armor::ArmoredReader::new(trimmed);
+    let decryptor = age::Decryptor::new_buffered(reader).map_err(from_age)?;
+    if decryptor.is_scrypt() {
+        return Err(OpenError::PassphraseEncrypted);
+    }
+    let mut stream = decryptor.decrypt(identities.as_age()).map_err(from_age)?;
+
+    // The plaintext is shorter than the ciphertext, so this buffer never grows and leaves no
+    // copy behind.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
+    stream.read_to_end(&mut plaintext).map_err(from_io)?;
+    Ok(plaintext)
+}
+
+fn from_age(error: age::DecryptError) -> OpenError {
+    match error {
+        age::DecryptError::InvalidHeader => OpenError::NotAgeFile,
+        age::DecryptError::UnknownFormat => OpenError::UnknownVersion,
+        age::DecryptError::NoMatchingKeys => OpenError::NoMatchingIdentity,
+        age::DecryptError::InvalidMac | age::DecryptError::DecryptionFailed => OpenError::Tampered,
+        age::DecryptError::Io(error) => from_io(error),
+        other => OpenError::Age(other.to_string()),
+    }
+}
+
+fn from_io(error: io::Error) -> OpenError {
+    let armor = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ArmoredReadError>());
+    if let Some(armor) = armor {
+        return OpenError::BadArmor {
+            reason: armor.to_string(),
+        };
+    }
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof => OpenError::Truncated,
+        io::ErrorKind::InvalidData => OpenError::Tampered,
+        _ => OpenError::Age(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::testkit::{age_key, passphrase_encrypt, run, ssh_key};
+    use super::*;
+
+    const PLAINTEXT: &[u8] = b"{\"Credentials\": {\"SecretAccessKey\": \"wJalrXUtnFEMI\"}}\n";
+
+    fn identities(path: &Path) -> Identities {
+        read_identities(path, None).expect("test identity loads")
+    }
+
+    fn path_text(path: &Path) -> &str {
+        path.to_str().expect("temporary paths are UTF-8")
+    }
+
+    #[test]
+    fn round_trip_x25519() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (key, recipient) = age_key(dir.path(), "key.txt");
+        let sealed = seal(PLAINTEXT, &[recipient]).expect("seals");
+        let text = String::from_utf8(sealed.clone()).expect("armor is text");
+        assert!(
+            text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("-----END AGE ENCRYPTED FILE-----\n"),
+            "{text}"
+        );
+        assert!(!text.contains("wJalr"));
+        assert_eq!(
+            &*open(&sealed, &identities(&key)).expect("opens"),
+            PLAINTEXT
+        );
+    }
+
+    #[test]
+    fn round_trip_ssh_ed25519_and_rsa() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for kind in ["ed25519", "rsa"] {
+            let (key, public) = ssh_key(dir.path(), kind, kind, "");
+            let recipient: Recipient = public.parse().expect("ssh-keygen writes a valid key");
+            let sealed = seal(PLAINTEXT, &[recipient]).expect("seals");
+            assert_eq!(
+                &*open(&sealed, &identities(&key)).expect("opens"),
+                PLAINTEXT
+            );
+        }
+    }
+
+    #[test]
+    fn each_of_several_recipients_opens_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (age_path, age_recipient) = age_key(dir.path(), "key.txt");
+        let (ed_path, ed_public) = ssh_key(dir.path(), "id_ed25519", "ed25519", "");
+        let (rsa_path, rsa_public) = ssh_key(dir.path(), "id_rsa", "rsa", "");
+        let recipients = [
+            age_recipient.clone(),
+            ed_public.parse().expect("valid"),
+            rsa_public.parse().expect("valid"),
+            age_recipient,
+        ];
+        let sealed = seal(PLAINTEXT, &recipients).expect("seals");
+        let text = String::from_utf8_lossy(&sealed).into_owned();
+        for key in [&age_path, &ed_path, &rsa_path] {
+            assert_eq!(&*open(&sealed, &identities(key)).expect("opens"), PLAINTEXT);
+            let by_age = run("age", &["-d", "-i", path_text(key)], Some(text.as_bytes()));
+            assert_eq!(by_age.stdout, PLAINTEXT);
+        }
+    }
+
+    #[test]
+    fn sealing_to_nobody_is_refused() {
+        assert!(matches!(seal(PLAINTEXT, &[]), Err(SealError::NoRecipients)));
+    }
+
+    #[test]
+    fn age_command_opens_what_the_crate_sealed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (age_path, recipient) = age_key(dir.path(), "key.txt");
+        let (ssh_path, public) = ssh_key(dir.path(), "id_ed25519", "ed25519", "");
+        for (key, recipient) in [
+            (age_path, recipient),
+            (ssh_path, public.parse().expect("ok")),
+        ] {
+            let sealed_path = dir.path().join("credential.json.age");
+            std::fs::write(&sealed_path, seal(PLAINTEXT, &[recipient]).expect("seals"))
+                .expect("write sealed output");
+            let output = run(
+                "age",
+                &["-d", "-i", path_text(&key), path_text(&sealed_path)],
+                None,
+            );
+            assert_eq!(output.stdout, PLAINTEXT);
+        }
+    }
+
+    #[test]
+    fn crate_opens_what_the_age_command_sealed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (age_path, recipient) = age_key(dir.path(), "key.txt");
+        let (ssh_path, public) = ssh_key(dir.path(), "id_ed25519", "ed25519", "");
+        let recipient = recipient.to_string();
+        let public = public.trim();
+        for (key, args) in [
+            (&age_path, vec!["-r", &recipient, "-a"]),
+            (&age_path, vec!["-r", &recipient]),
+            (&ssh_path, vec!["-r", public, "-a"]),
+        ] {
+            let sealed = run("age", &args, Some(PLAINTEXT)).stdout;
+            assert_eq!(
+                &*open(&sealed, &identities(key)).expect("opens"),
+                PLAINTEXT,
+                "{args:?}"
+            );
+        }
+    }
+
+    /// A sealed output in binary and in armored form, and the identity that opens it.
+    fn sample(dir: &Path) -> (Vec<u8>, String, Identities) {
+        let (key, recipient) = age_key(dir, "key.txt");
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient.as_age()))
+            .expect("one recipient");
+        let mut binary = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut binary).expect("in memory");
+        writer.write_all(PLAINTEXT).expect("in memory");
+        writer.finish().expect("in memory");
+        let armored = String::from_utf8(seal(PLAINTEXT, &[recipient]).expect("seals"))
+            .expect("armor is text");
+        (binary, armored, identities(&key))
+    }
+
+    fn open_error(input: &[u8], identities: &Identities) -> OpenError {
+        open(input, identities).expect_err("must be refused")
+    }
+
+    #[test]
+    fn open_accepts_surrounding_whitespace_and_crlf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, armored, ids) = sample(dir.path());
+        let padded = format!("\n  \n{}\n\n", armored.replace('\n', "\r\n"));
+        assert_eq!(&*open(padded.as_bytes(), &ids).expect("opens"), PLAINTEXT);
+    }
+
+    #[test]
+    fn open_tells_what_is_wrong_with_the_input() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (binary, armored, ids) = sample(dir.path());
+        let (other, _) = age_key(dir.path(), "other.txt");
+
+        for not_age in [
+            &b""[..],
+            b"hello\n",
+            PLAINTEXT,
+            b"-----BEGIN PGP MESSAGE-----\n",
+        ] {
+            assert!(matches!(open_error(not_age, &ids), OpenError::NotAgeFile));
+        }
+        assert!(matches!(
+            open_error(armored.as_bytes(), &identities(&other)),
+            OpenError::NoMatchingIdentity
+        ));
+
+        let without_end = &armored[..armored.len() - 40];
+        assert!(matches!(
+            open_error(without_end.as_bytes(), &ids),
+            OpenError::Truncated
+        ));
+        let header_end = binary
+            .windows(4)
+            .position(|w| w == b"--- ")
+            .expect("has a MAC line");
+        assert!(matches!(
+            open_error(&binary[..header_end], &ids),
+            OpenError::Truncated
+        ));
+        // The MAC line is 48 bytes and the payload nonce 16: cut inside the nonce, then after it.
+        assert!(matches!(
+            open_error(&binary[..header_end + 56], &ids),
+            OpenError::Truncated
+        ));
+        assert!(matches!(
+            open_error(&binary[..header_end + 64], &ids),
+            OpenError::Truncated
+        ));
+
+        let mut changed = binary.clone();
+        let last = changed.len() - 20;
+        changed[last] ^= 1;
+        assert!(matches!(open_error(&changed, &ids), OpenError::Tampered));
+        let mut changed = binary.clone();
+        changed[header_end + 6] ^= 1;
+        assert!(matches!(open_error(&changed, &ids), OpenError::Tampered));
+        // A cut inside the last chunk cannot be told from a change: both fail authentication.
+        assert!(matches!(
+            open_error(&binary[..binary.len() - 10], &ids),
+            OpenError::Tampered
+        ));
+
+        let lines: Vec<&str> = armored.lines().collect();
+        let (first, body, end) = (lines[0], &lines[1..lines.len() - 1], lines[lines.len() - 1]);
+        let rewrapped = format!("{first}\n{}\n{end}\n", body.concat());
+        assert!(matches!(
+            open_error(rewrapped.as_bytes(), &ids),
+            OpenError::BadArmor { .. }
+        ));
+
+        let newer = String::from_utf8_lossy(&binary).replacen("org/v1", "org/v2", 1);
+        let newer = [&newer.as_bytes()[..header_end], &binary[header_end..]].concat();
+        assert!(matches!(
+            open_error(&newer, &ids),
+            OpenError::UnknownVersion
+        ));
+    }
+
+    #[test]
+    fn open_refuses_passphrase_encrypted_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, _, ids) = sample(dir.path());
+        let sealed = passphrase_encrypt(PLAINTEXT, "correct horse");
+        assert!(matches!(
+            open_error(&sealed, &ids),
+            OpenError::PassphraseEncrypted
+        ));
     }
 }

@@ -4,6 +4,7 @@
 //! writes to stdout (data a pipe wants) and stderr (everything for people).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod issue;
 mod validate;
 
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Write the JSON Schemas of grants and the venue catalog.
     Schema(validate::SchemaArgs),
+    /// Show what `issue` would do for each grant, and why; makes no change in AWS.
+    Plan(issue::PlanArgs),
+    /// Issue credentials for approved grants, sealed to their recipients.
+    Issue(issue::IssueArgs),
 }
 
 /// An error that stops a command as a whole (not a problem in one grant).
@@ -50,12 +55,21 @@ pub enum Error {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The arguments cannot work together.
+    #[error("{0}")]
+    Usage(String),
+    /// Git could not say what changed.
+    #[error(transparent)]
+    Git(#[from] stsgrant::git::GitError),
+    /// The issuance records could not be read.
+    #[error(transparent)]
+    Records(#[from] stsgrant::ledger::StoreError),
 }
 
 /// Sets up logging on stderr: quiet unless `-v` or `RUST_LOG` asks for more.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "stsgrant=warn,off",
         1 => "stsgrant=debug,warn",
         _ => "stsgrant=trace,info",
     };
@@ -82,5 +96,18 @@ pub fn run(args: Args) -> Result<ExitCode, Error> {
     match args.command {
         Command::Validate(command) => validate::validate(&command, args.grants, today),
         Command::Schema(command) => validate::schema(&command),
+        Command::Plan(command) => runtime()?.block_on(issue::plan(&command, args.grants, today)),
+        Command::Issue(command) => runtime()?.block_on(issue::issue(&command, args.grants, today)),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "start the async runtime for",
+            path: PathBuf::from("stsgrant"),
+            source,
+        })
 }
