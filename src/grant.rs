@@ -52,7 +52,7 @@ pub struct Grant {
     /// `1h`, `90m` or `2h30m`. At least 15 minutes; the venue sets the maximum.
     pub duration: GrantDuration,
     /// Why the access is needed; shown to approvers and kept in the issuance record.
-    #[schemars(length(min = 10, max = 500))]
+    #[schemars(length(min = 10, max = 500), pattern(r"^[^\x00-\x08\x0b-\x1f\x7f]*$"))]
     pub reason: String,
     /// The last day (UTC) on which the grant may be issued; after it the grant is void.
     #[schemars(extend("format" = "date"), example = &"2027-01-31")]
@@ -96,7 +96,7 @@ impl Grant {
 #[serde(deny_unknown_fields)]
 pub struct Requester {
     /// Full name, as colleagues know it.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), pattern(r"^[^\x00-\x1f\x7f]*$"))]
     pub name: String,
     /// Work email address.
     #[schemars(email, length(max = 254))]

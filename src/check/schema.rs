@@ -11,7 +11,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use crate::diagnostic::{Code, Diagnostic, Position};
-use crate::grant::Grant;
+use crate::grant::{AccessKind, Grant};
 use crate::venue::Catalog;
 use crate::yaml::Document;
 
@@ -114,6 +114,17 @@ fn to_diagnostic(
                 format!("missing field `{name}`{}", in_field(&field)),
             )
         }
+        ValidationErrorKind::OneOfNotValid { .. } if is_access_item(&pointer) => {
+            let names: Vec<String> = AccessKind::ALL.iter().map(|a| format!("`{a}`")).collect();
+            let found = error.instance().to_string();
+            (
+                doc.value_position(&pointer),
+                format!(
+                    "`{field}`: {found} is not a kind of access; use {}",
+                    names.join(", ")
+                ),
+            )
+        }
         _ => {
             let detail = if pointer.ends_with("/external_id") {
                 error.masked_with("the ExternalId").to_string()
@@ -125,6 +136,15 @@ fn to_diagnostic(
     };
     let position = position.unwrap_or(Position::new(1, 1));
     Diagnostic::error_at(file, source, position, Code::Schema, message)
+}
+
+/// Whether a JSON pointer is an item of an access list (`/access/1`, `/venues/0/allowed_access/2`).
+fn is_access_item(pointer: &str) -> bool {
+    let mut parts = pointer.rsplit('/');
+    let index = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    index && matches!(parts.next(), Some("access" | "allowed_access"))
 }
 
 fn in_field(field: &str) -> String {
