@@ -13,7 +13,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::secret::SecretString;
-use tree::{Node, optional, packed_policy_size, take, text};
+use tree::Object;
 
 /// A short-lived AWS credential, as returned by `sts:AssumeRole`.
 ///
@@ -201,41 +201,22 @@ impl Credential {
     /// Parses a document in the shape of `aws sts assume-role` output. `Expiration` may end in
     /// `+00:00` or `Z`; fields other than the known ones are ignored.
     pub fn from_json(bytes: &[u8]) -> Result<Credential, CredentialError> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(CredentialError::Empty);
-        }
-        let root = serde_json::from_slice::<Node>(bytes).map_err(|error| {
-            let (line, column) = (error.line(), error.column());
-            match error.classify() {
-                serde_json::error::Category::Eof => CredentialError::Truncated { line, column },
-                _ => CredentialError::Syntax { line, column },
-            }
-        })?;
-
-        let mut root = root.into_object("(document)")?;
-        let mut keys = take(&mut root, "Credentials", "Credentials")?.into_object("Credentials")?;
-        let mut user = take(&mut root, "AssumedRoleUser", "AssumedRoleUser")?
-            .into_object("AssumedRoleUser")?;
-        let expiration = text(&mut keys, "Expiration", "Credentials.Expiration")?;
+        let mut root = Object::parse(bytes)?;
+        let mut keys = root.object("Credentials")?;
+        let mut user = root.object("AssumedRoleUser")?;
         Ok(Credential {
-            access_key_id: plain(text(&mut keys, "AccessKeyId", "Credentials.AccessKeyId")?),
-            secret_access_key: text(&mut keys, "SecretAccessKey", "Credentials.SecretAccessKey")?,
-            session_token: text(&mut keys, "SessionToken", "Credentials.SessionToken")?,
-            expiration: expiration
+            access_key_id: plain(keys.text("Credentials.AccessKeyId")?),
+            secret_access_key: keys.text("Credentials.SecretAccessKey")?,
+            session_token: keys.text("Credentials.SessionToken")?,
+            expiration: keys
+                .text("Credentials.Expiration")?
                 .expose()
                 .parse()
                 .map_err(|_| CredentialError::BadExpiration)?,
-            assumed_role_id: plain(text(
-                &mut user,
-                "AssumedRoleId",
-                "AssumedRoleUser.AssumedRoleId",
-            )?),
-            arn: plain(text(&mut user, "Arn", "AssumedRoleUser.Arn")?),
-            packed_policy_size: packed_policy_size(&mut root)?,
-            source_identity: match optional(&mut root, "SourceIdentity", "SourceIdentity")? {
-                None => None,
-                Some(node) => Some(plain(node.into_text("SourceIdentity")?)),
-            },
+            assumed_role_id: plain(user.text("AssumedRoleUser.AssumedRoleId")?),
+            arn: plain(user.text("AssumedRoleUser.Arn")?),
+            packed_policy_size: root.optional_i32("PackedPolicySize")?,
+            source_identity: root.optional_text("SourceIdentity")?.map(plain),
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod grant;
 pub mod issue;
 pub mod ledger;
 pub mod load;
+pub mod open;
 pub mod plan;
 pub mod policy;
 pub mod seal;

@@ -9,18 +9,21 @@ mod identity;
 mod recipient;
 #[cfg(test)]
 mod testkit;
+mod unlock;
 
 use std::io::{self, Read, Write};
 
 use age::armor::ArmoredReadError;
 use zeroize::Zeroizing;
 
-pub use identity::{Identities, IdentityError, PassphraseSource, read_identities};
+pub use identity::{Identities, IdentityError, IdentityProblem, read_identities};
 pub use recipient::{Recipient, RecipientError};
+pub use unlock::PassphraseSource;
 
 const ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 const ARMOR_END: &[u8] = b"-----END AGE ENCRYPTED FILE-----";
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/";
+const V1_LINE: &[u8; 22] = b"age-encryption.org/v1\n";
 
 /// Why sealing failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +36,18 @@ pub enum SealError {
     Age(#[from] age::EncryptError),
 }
 
+impl SealError {
+    /// What the user can do about the error.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NoRecipients => Some("name at least one recipient public key in the grant"),
+            Self::Age(_) => None,
+        }
+    }
+}
+
 /// Why a sealed output could not be opened.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OpenError {
     /// The input is not an age file.
     #[error("input is not an age encrypted file")]
@@ -140,7 +153,11 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     }
 
     let reader = age::armor::ArmoredReader::new(trimmed);
-    let decryptor = age::Decryptor::new_buffered(reader).map_err(from_age)?;
+    let decryptor = age::Decryptor::new_buffered(reader).map_err(|error| match error {
+        // age falls back to "unknown version" for any v1 header it cannot parse.
+        age::DecryptError::UnknownFormat if starts_as_v1(trimmed) => OpenError::Tampered,
+        other => from_age(other),
+    })?;
     if decryptor.is_scrypt() {
         return Err(OpenError::PassphraseEncrypted);
     }
@@ -153,12 +170,31 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     Ok(plaintext)
 }
 
+/// Compares a prefix without regard to ASCII case, and without making a copy of `text`, which
+/// may be a secret key pasted in the wrong place.
+fn starts_with_any_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// Whether the (possibly armored) file's first line is `age-encryption.org/v1`.
+fn starts_as_v1(input: &[u8]) -> bool {
+    let mut first_line = [0; V1_LINE.len()];
+    age::armor::ArmoredReader::new(input)
+        .read_exact(&mut first_line)
+        .is_ok()
+        && first_line == *V1_LINE
+}
+
 fn from_age(error: age::DecryptError) -> OpenError {
     match error {
-        age::DecryptError::InvalidHeader => OpenError::NotAgeFile,
+        // `open` has seen the age magic already, so a header age cannot parse was damaged.
+        age::DecryptError::InvalidHeader
+        | age::DecryptError::InvalidMac
+        | age::DecryptError::DecryptionFailed => OpenError::Tampered,
         age::DecryptError::UnknownFormat => OpenError::UnknownVersion,
         age::DecryptError::NoMatchingKeys => OpenError::NoMatchingIdentity,
-        age::DecryptError::InvalidMac | age::DecryptError::DecryptionFailed => OpenError::Tampered,
         age::DecryptError::Io(error) => from_io(error),
         other => OpenError::Age(other.to_string()),
     }
@@ -193,6 +229,11 @@ mod tests {
         read_identities(path, None).expect("test identity loads")
     }
 
+    /// Opens `sealed` with the identity file at `key`.
+    fn opened(sealed: &[u8], key: &Path) -> Vec<u8> {
+        open(sealed, &identities(key)).expect("opens").to_vec()
+    }
+
     fn path_text(path: &Path) -> &str {
         path.to_str().expect("temporary paths are UTF-8")
     }
@@ -212,10 +253,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("wJalr"));
-        assert_eq!(
-            &*open(&sealed, &identities(&key)).expect("opens"),
-            PLAINTEXT
-        );
+        assert_eq!(opened(&sealed, &key), PLAINTEXT);
     }
 
     #[test]
@@ -225,10 +263,7 @@ mod tests {
             let (key, public) = ssh_key(dir.path(), kind, kind, "");
             let recipient: Recipient = public.parse().expect("ssh-keygen writes a valid key");
             let sealed = seal(PLAINTEXT, &[recipient]).expect("seals");
-            assert_eq!(
-                &*open(&sealed, &identities(&key)).expect("opens"),
-                PLAINTEXT
-            );
+            assert_eq!(opened(&sealed, &key), PLAINTEXT);
         }
     }
 
@@ -247,7 +282,7 @@ mod tests {
         let sealed = seal(PLAINTEXT, &recipients).expect("seals");
         let text = String::from_utf8_lossy(&sealed).into_owned();
         for key in [&age_path, &ed_path, &rsa_path] {
-            assert_eq!(&*open(&sealed, &identities(key)).expect("opens"), PLAINTEXT);
+            assert_eq!(opened(&sealed, key), PLAINTEXT);
             let by_age = run("age", &["-d", "-i", path_text(key)], Some(text.as_bytes()));
             assert_eq!(by_age.stdout, PLAINTEXT);
         }
@@ -292,11 +327,7 @@ mod tests {
             (&ssh_path, vec!["-r", public, "-a"]),
         ] {
             let sealed = run("age", &args, Some(PLAINTEXT)).stdout;
-            assert_eq!(
-                &*open(&sealed, &identities(key)).expect("opens"),
-                PLAINTEXT,
-                "{args:?}"
-            );
+            assert_eq!(opened(&sealed, key), PLAINTEXT, "{args:?}");
         }
     }
 
@@ -314,10 +345,6 @@ mod tests {
         (binary, armored, identities(&key))
     }
 
-    fn open_error(input: &[u8], identities: &Identities) -> OpenError {
-        open(input, identities).expect_err("must be refused")
-    }
-
     #[test]
     fn open_accepts_surrounding_whitespace_and_crlf() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -331,6 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (binary, armored, ids) = sample(dir.path());
         let (other, _) = age_key(dir.path(), "other.txt");
+        let err = |input: &[u8]| open(input, &ids).expect_err("must be refused");
 
         for not_age in [
             &b""[..],
@@ -338,73 +366,72 @@ mod tests {
             PLAINTEXT,
             b"-----BEGIN PGP MESSAGE-----\n",
         ] {
-            assert!(matches!(open_error(not_age, &ids), OpenError::NotAgeFile));
+            assert_eq!(err(not_age), OpenError::NotAgeFile);
         }
-        assert!(matches!(
-            open_error(armored.as_bytes(), &identities(&other)),
-            OpenError::NoMatchingIdentity
-        ));
+        let other = open(armored.as_bytes(), &identities(&other)).expect_err("other key");
+        assert_eq!(other, OpenError::NoMatchingIdentity);
 
         let without_end = &armored[..armored.len() - 40];
-        assert!(matches!(
-            open_error(without_end.as_bytes(), &ids),
-            OpenError::Truncated
-        ));
+        assert_eq!(err(without_end.as_bytes()), OpenError::Truncated);
         let header_end = binary
             .windows(4)
             .position(|w| w == b"--- ")
             .expect("has a MAC line");
-        assert!(matches!(
-            open_error(&binary[..header_end], &ids),
-            OpenError::Truncated
-        ));
+        assert_eq!(err(&binary[..header_end]), OpenError::Truncated);
         // The MAC line is 48 bytes and the payload nonce 16: cut inside the nonce, then after it.
-        assert!(matches!(
-            open_error(&binary[..header_end + 56], &ids),
-            OpenError::Truncated
-        ));
-        assert!(matches!(
-            open_error(&binary[..header_end + 64], &ids),
-            OpenError::Truncated
-        ));
+        assert_eq!(err(&binary[..header_end + 56]), OpenError::Truncated);
+        assert_eq!(err(&binary[..header_end + 64]), OpenError::Truncated);
 
         let mut changed = binary.clone();
         let last = changed.len() - 20;
         changed[last] ^= 1;
-        assert!(matches!(open_error(&changed, &ids), OpenError::Tampered));
+        assert_eq!(err(&changed), OpenError::Tampered);
         let mut changed = binary.clone();
         changed[header_end + 6] ^= 1;
-        assert!(matches!(open_error(&changed, &ids), OpenError::Tampered));
+        assert_eq!(err(&changed), OpenError::Tampered);
+        let stanza = binary
+            .windows(9)
+            .position(|w| w == b"-> X25519")
+            .expect("has a stanza");
+        let mut changed = binary.clone();
+        changed[stanza + 12] = b'!';
+        assert_eq!(err(&changed), OpenError::Tampered);
         // A cut inside the last chunk cannot be told from a change: both fail authentication.
-        assert!(matches!(
-            open_error(&binary[..binary.len() - 10], &ids),
-            OpenError::Tampered
-        ));
+        assert_eq!(err(&binary[..binary.len() - 10]), OpenError::Tampered);
 
         let lines: Vec<&str> = armored.lines().collect();
         let (first, body, end) = (lines[0], &lines[1..lines.len() - 1], lines[lines.len() - 1]);
         let rewrapped = format!("{first}\n{}\n{end}\n", body.concat());
         assert!(matches!(
-            open_error(rewrapped.as_bytes(), &ids),
+            err(rewrapped.as_bytes()),
             OpenError::BadArmor { .. }
         ));
 
         let newer = String::from_utf8_lossy(&binary).replacen("org/v1", "org/v2", 1);
         let newer = [&newer.as_bytes()[..header_end], &binary[header_end..]].concat();
-        assert!(matches!(
-            open_error(&newer, &ids),
-            OpenError::UnknownVersion
-        ));
+        assert_eq!(err(&newer), OpenError::UnknownVersion);
+    }
+
+    #[test]
+    fn every_changed_byte_after_the_version_line_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (binary, _, ids) = sample(dir.path());
+        for index in V1_LINE.len()..binary.len() {
+            let mut changed = binary.clone();
+            changed[index] ^= 0x01;
+            match open(&changed, &ids) {
+                Err(OpenError::Tampered | OpenError::NoMatchingIdentity) => {}
+                other => panic!("byte {index}: {other:?}"),
+            }
+        }
     }
 
     #[test]
     fn open_refuses_passphrase_encrypted_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_, _, ids) = sample(dir.path());
+        let err = |input: &[u8]| open(input, &ids).expect_err("must be refused");
         let sealed = passphrase_encrypt(PLAINTEXT, "correct horse");
-        assert!(matches!(
-            open_error(&sealed, &ids),
-            OpenError::PassphraseEncrypted
-        ));
+        assert_eq!(err(&sealed), OpenError::PassphraseEncrypted);
     }
 }

@@ -12,7 +12,7 @@ use crate::secret::SecretString;
 
 /// A JSON value as far as the credential document needs it. Strings stay secret until a field
 /// is known to be public; other kinds keep only their name, for error messages.
-pub(super) enum Node {
+enum Node {
     Text(SecretString),
     Integer(i64),
     Object(Vec<(String, Node)>),
@@ -28,80 +28,101 @@ impl Node {
             Self::Other(kind) => kind,
         }
     }
+}
 
-    pub(super) fn into_object(
-        self,
-        field: &'static str,
-    ) -> Result<Vec<(String, Node)>, CredentialError> {
-        match self {
-            Self::Object(fields) => Ok(fields),
+/// A JSON object whose fields are taken out one by one, each named by its path in the
+/// document, such as `Credentials.SessionToken`.
+pub(super) struct Object(Vec<(String, Node)>);
+
+impl Object {
+    /// Parses a document whose top level must be an object.
+    pub(super) fn parse(bytes: &[u8]) -> Result<Object, CredentialError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(CredentialError::Empty);
+        }
+        // The tree accepts every value, so serde_json fails only on syntax, whose messages
+        // quote no input; they are still reduced to a position.
+        let root = serde_json::from_slice::<Node>(bytes).map_err(|error| {
+            let (line, column) = (error.line(), error.column());
+            match error.classify() {
+                serde_json::error::Category::Eof => CredentialError::Truncated { line, column },
+                _ => CredentialError::Syntax { line, column },
+            }
+        })?;
+        match root {
+            Node::Object(fields) => Ok(Object(fields)),
             other => Err(CredentialError::NotAnObject {
-                field,
+                field: "(document)",
                 found: other.kind(),
             }),
         }
     }
 
-    pub(super) fn into_text(self, field: &'static str) -> Result<SecretString, CredentialError> {
-        match self {
-            Self::Text(text) if text.expose().is_empty() => {
+    /// Takes out a field; absent and `null` are the same.
+    fn optional(&mut self, field: &'static str) -> Result<Option<Node>, CredentialError> {
+        let key = field.rsplit_once('.').map_or(field, |(_, key)| key);
+        let mut found = None;
+        while let Some(index) = self.0.iter().position(|(name, _)| name == key) {
+            if found.is_some() {
+                return Err(CredentialError::DuplicateField { field });
+            }
+            found = Some(self.0.swap_remove(index).1);
+        }
+        Ok(found.filter(|node| !matches!(node, Node::Other("null"))))
+    }
+
+    /// Takes out a field that must be an object.
+    pub(super) fn object(&mut self, field: &'static str) -> Result<Object, CredentialError> {
+        match self.optional(field)? {
+            Some(Node::Object(fields)) => Ok(Object(fields)),
+            Some(other) => Err(CredentialError::NotAnObject {
+                field,
+                found: other.kind(),
+            }),
+            None => Err(CredentialError::MissingField { field }),
+        }
+    }
+
+    /// Takes out a field that must be a non-empty string.
+    pub(super) fn text(&mut self, field: &'static str) -> Result<SecretString, CredentialError> {
+        self.optional_text(field)?
+            .ok_or(CredentialError::MissingField { field })
+    }
+
+    /// Takes out a field that, when present, must be a non-empty string.
+    pub(super) fn optional_text(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<SecretString>, CredentialError> {
+        match self.optional(field)? {
+            None => Ok(None),
+            Some(Node::Text(text)) if text.expose().is_empty() => {
                 Err(CredentialError::EmptyField { field })
             }
-            Self::Text(text) => Ok(text),
-            other => Err(CredentialError::WrongType {
+            Some(Node::Text(text)) => Ok(Some(text)),
+            Some(other) => Err(CredentialError::WrongType {
                 field,
                 expected: "a string",
                 found: other.kind(),
             }),
         }
     }
-}
 
-/// Removes `key` from an object; `null` counts as absent.
-pub(super) fn optional(
-    fields: &mut Vec<(String, Node)>,
-    key: &str,
-    field: &'static str,
-) -> Result<Option<Node>, CredentialError> {
-    let mut found = None;
-    while let Some(index) = fields.iter().position(|(name, _)| name == key) {
-        if found.is_some() {
-            return Err(CredentialError::DuplicateField { field });
+    /// Takes out a field that, when present, must be an integer that fits in an `i32`.
+    pub(super) fn optional_i32(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<i32>, CredentialError> {
+        let wrong = |found| CredentialError::WrongType {
+            field,
+            expected: "an integer",
+            found,
+        };
+        match self.optional(field)? {
+            None => Ok(None),
+            Some(Node::Integer(n)) => i32::try_from(n).map(Some).map_err(|_| wrong("a number")),
+            Some(other) => Err(wrong(other.kind())),
         }
-        found = Some(fields.swap_remove(index).1);
-    }
-    Ok(found.filter(|node| !matches!(node, Node::Other("null"))))
-}
-
-pub(super) fn take(
-    fields: &mut Vec<(String, Node)>,
-    key: &str,
-    field: &'static str,
-) -> Result<Node, CredentialError> {
-    optional(fields, key, field)?.ok_or(CredentialError::MissingField { field })
-}
-
-pub(super) fn text(
-    fields: &mut Vec<(String, Node)>,
-    key: &str,
-    field: &'static str,
-) -> Result<SecretString, CredentialError> {
-    take(fields, key, field)?.into_text(field)
-}
-
-pub(super) fn packed_policy_size(
-    root: &mut Vec<(String, Node)>,
-) -> Result<Option<i32>, CredentialError> {
-    const FIELD: &str = "PackedPolicySize";
-    let wrong = |found| CredentialError::WrongType {
-        field: FIELD,
-        expected: "an integer",
-        found,
-    };
-    match optional(root, FIELD, FIELD)? {
-        None => Ok(None),
-        Some(Node::Integer(size)) => i32::try_from(size).map(Some).map_err(|_| wrong("a number")),
-        Some(other) => Err(wrong(other.kind())),
     }
 }
 

@@ -1,24 +1,20 @@
 //! The recipient's secret keys, read for `stsgrant open`.
 //!
-//! Recipients hold either an age identity file (what `age-keygen` writes, possibly itself
-//! passphrase-encrypted with `age -p`) or an OpenSSH private key. Reading one must never print
-//! a line of it, so errors name the file and the line number only. A passphrase is asked for
-//! through a callback, so that only the command line decides whether a terminal may prompt.
+//! Recipients hold either an age identity file (what `age-keygen` writes) or an OpenSSH private
+//! key. Reading one must never print a line of it, so errors name the file and the line number
+//! only. Keys protected by a passphrase are opened in [`super::unlock`].
 
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use age::secrecy::SecretString as AgeSecret;
 use zeroize::Zeroizing;
 
-use super::Recipient;
-use crate::secret::SecretString;
+use super::unlock::{self, PassphraseSource};
+use super::{Recipient, starts_with_any_case};
 
 /// Identity files are a few kilobytes; anything much larger is the wrong file.
 const MAX_IDENTITY_BYTES: u64 = 256 * 1024;
-
-/// Asks for the passphrase of an identity file, or answers `None` when nobody can be asked.
-pub type PassphraseSource<'a> = &'a dyn Fn() -> Option<SecretString>;
 
 /// Secret keys that can open sealed outputs, with warnings about how they are stored.
 pub struct Identities {
@@ -26,123 +22,97 @@ pub struct Identities {
     warnings: Vec<String>,
 }
 
-enum Key {
+pub(super) enum Key {
     X25519(age::x25519::Identity),
     Ssh(age::ssh::Identity),
 }
 
-/// Why an identity file could not be used. No variant carries any of the file's content.
+/// An identity file that could not be used, and why.
+#[derive(Debug)]
+pub struct IdentityError {
+    /// The identity file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: IdentityProblem,
+}
+
+/// What is wrong with an identity file. No variant carries any of the file's content.
 #[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
+pub enum IdentityProblem {
     /// The file could not be read.
-    #[error("cannot read identity `{path}`")]
-    Read {
-        /// The identity file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error("cannot be read")]
+    Read(#[source] std::io::Error),
     /// The file is larger than any identity file.
-    #[error("identity `{path}` is too large to be an identity file")]
-    TooLarge {
-        /// The identity file.
-        path: PathBuf,
-    },
+    #[error("is too large to be an identity file")]
+    TooLarge,
     /// The file holds no identity.
-    #[error("identity `{path}` contains no identity")]
-    Empty {
-        /// The identity file.
-        path: PathBuf,
-    },
-    /// A line is neither an identity, a comment nor blank.
-    #[error("identity `{path}` has something other than an identity on line {line}")]
-    Unrecognized {
-        /// The identity file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-    },
-    /// The file holds a public key instead of a secret one.
-    #[error("identity `{path}` holds a public key on line {line}, not a secret key")]
-    PublicKey {
-        /// The identity file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-    },
-    /// An `AGE-SECRET-KEY-1…` line that does not decode.
-    #[error("identity `{path}` has a damaged age secret key on line {line}")]
-    BadAgeKey {
-        /// The identity file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-    },
-    /// An identity for an age plugin, which stsgrant does not run.
-    #[error(
-        "identity `{path}` is for the age plugin `age-plugin-{plugin}`, which is not supported"
-    )]
-    PluginIdentity {
-        /// The identity file.
-        path: PathBuf,
-        /// The plugin's name, such as `yubikey`.
-        plugin: String,
-    },
+    #[error("contains no identity")]
+    Empty,
+    /// A line (1-based) is neither an identity, a comment nor blank.
+    #[error("has something other than an identity on line {0}")]
+    Unrecognized(usize),
+    /// A line (1-based) holds a public key instead of a secret one.
+    #[error("holds a public key on line {0}, not a secret key")]
+    PublicKey(usize),
+    /// An `AGE-SECRET-KEY-1…` line (1-based) that does not decode.
+    #[error("has a damaged age secret key on line {0}")]
+    BadAgeKey(usize),
+    /// An identity for the named age plugin, which stsgrant does not run.
+    #[error("is for the age plugin `age-plugin-{0}`, which is not supported")]
+    PluginIdentity(String),
     /// The key is encrypted and no passphrase could be asked for.
-    #[error("identity `{path}` is protected by a passphrase")]
-    PassphraseRequired {
-        /// The identity file.
-        path: PathBuf,
-    },
+    #[error("is protected by a passphrase")]
+    PassphraseRequired,
     /// The passphrase did not decrypt the key.
-    #[error("wrong passphrase for identity `{path}`")]
-    WrongPassphrase {
-        /// The identity file.
-        path: PathBuf,
-    },
-    /// An ssh key of a type or in a format that age cannot use.
-    #[error("identity `{path}` is an ssh key that age cannot use: {reason}")]
-    UnsupportedSshKey {
-        /// The identity file.
-        path: PathBuf,
-        /// The key type or format, e.g. `ecdsa-sha2-nistp256 keys are not supported`.
-        reason: String,
-    },
+    #[error("cannot be decrypted with the passphrase given")]
+    WrongPassphrase,
+    /// An ssh key of a type or in a format that age cannot use, and why.
+    #[error("is an ssh key that age cannot use: {0}")]
+    UnsupportedSshKey(String),
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "identity `{}` {}", self.path.display(), self.problem)
+    }
+}
+
+impl std::error::Error for IdentityError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.problem)
+    }
 }
 
 impl IdentityError {
     /// What the user can do about the error.
     pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Self::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+        let path = self.path.display();
+        Some(match &self.problem {
+            IdentityProblem::Read(source) if source.kind() == std::io::ErrorKind::NotFound => {
                 "give the file that `age-keygen` wrote, or an ssh private key such as \
                  `~/.ssh/id_ed25519`"
                     .to_owned()
             }
-            Self::Read { .. } | Self::BadAgeKey { .. } | Self::WrongPassphrase { .. } => {
-                return None;
-            }
-            Self::TooLarge { .. } | Self::Empty { .. } | Self::Unrecognized { .. } => {
+            IdentityProblem::TooLarge
+            | IdentityProblem::Empty
+            | IdentityProblem::Unrecognized(_) => {
                 "an identity file holds `AGE-SECRET-KEY-1…` lines or one OpenSSH private key"
                     .to_owned()
             }
-            Self::PublicKey { .. } => {
-                "give the secret key: the file `age-keygen` wrote, or `~/.ssh/id_ed25519` rather \
-                 than `~/.ssh/id_ed25519.pub`"
-                    .to_owned()
-            }
-            Self::PluginIdentity { path, .. } => {
-                format!("decrypt with `age -d -i {}` instead", path.display())
-            }
-            Self::PassphraseRequired { path } => format!(
+            IdentityProblem::PublicKey(_) => "give the secret key: the file `age-keygen` wrote, \
+                 or `~/.ssh/id_ed25519` rather than `~/.ssh/id_ed25519.pub`"
+                .to_owned(),
+            IdentityProblem::PluginIdentity(_) => format!("decrypt with `age -d -i {path}`"),
+            IdentityProblem::PassphraseRequired => format!(
                 "run `stsgrant open` on a terminal to be asked for it, or decrypt with \
-                 `age -d -i {}`",
-                path.display()
+                 `age -d -i {path}`"
             ),
-            Self::UnsupportedSshKey { path, .. } => format!(
-                "convert an old PEM key with `ssh-keygen -p -f {}`, or use an ssh-ed25519 key",
-                path.display()
+            IdentityProblem::UnsupportedSshKey(_) => format!(
+                "convert an old PEM key with `ssh-keygen -p -f {path}`, or use an ssh-ed25519 key"
             ),
+            IdentityProblem::Read(_)
+            | IdentityProblem::BadAgeKey(_)
+            | IdentityProblem::WrongPassphrase => return None,
         })
     }
 }
@@ -183,175 +153,101 @@ impl Identities {
 
 /// Reads an age identity file or an OpenSSH private key (ed25519 or rsa).
 ///
-/// `passphrase` is called at most once, when the key is encrypted; without it, an encrypted
-/// key is refused with [`IdentityError::PassphraseRequired`]. On unix, a file that others may
-/// read is accepted with a warning in [`Identities::warnings`].
+/// `passphrase` is called at most once, when the key is encrypted (an OpenSSH key with a
+/// passphrase, or an identity file encrypted with `age -p`); without it, an encrypted key is
+/// refused with [`IdentityProblem::PassphraseRequired`]. On unix, a file that others may read is
+/// accepted with a warning in [`Identities::warnings`].
 pub fn read_identities(
     path: &Path,
     passphrase: Option<PassphraseSource<'_>>,
 ) -> Result<Identities, IdentityError> {
-    let read_error = |source| IdentityError::Read {
+    let fail = |problem| IdentityError {
         path: path.to_owned(),
-        source,
+        problem,
     };
-    let file = std::fs::File::open(path).map_err(read_error)?;
+    let file = std::fs::File::open(path).map_err(|error| fail(IdentityProblem::Read(error)))?;
     let warnings = permission_warnings(path, &file);
     let mut content = Zeroizing::new(Vec::new());
     file.take(MAX_IDENTITY_BYTES + 1)
         .read_to_end(&mut content)
-        .map_err(read_error)?;
+        .map_err(|error| fail(IdentityProblem::Read(error)))?;
     if content.len() as u64 > MAX_IDENTITY_BYTES {
-        return Err(IdentityError::TooLarge {
-            path: path.to_owned(),
-        });
+        return Err(fail(IdentityProblem::TooLarge));
     }
 
-    let keys = parse(path, &content, passphrase)?;
+    let keys = parse(&content, passphrase).map_err(fail)?;
     Ok(Identities { keys, warnings })
 }
 
 fn parse(
-    path: &Path,
     content: &[u8],
     passphrase: Option<PassphraseSource<'_>>,
-) -> Result<Vec<Key>, IdentityError> {
-    let Ok(text) = std::str::from_utf8(content) else {
-        return Err(IdentityError::Unrecognized {
-            path: path.to_owned(),
-            line: 1,
-        });
-    };
-    if text
-        .trim_start()
-        .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
-        || content.starts_with(b"age-encryption.org/")
+) -> Result<Vec<Key>, IdentityProblem> {
+    let start = content
+        .iter()
+        .position(|byte| !byte.is_ascii_whitespace())
+        .unwrap_or(0);
+    let trimmed = &content[start..];
+    if trimmed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+        || trimmed.starts_with(b"age-encryption.org/")
     {
-        let decrypted = decrypt_identity_file(path, content, passphrase)?;
-        return parse_age_lines(path, &decrypted);
+        let decrypted = unlock::identity_file(trimmed, passphrase)?;
+        parse_age_lines(&decrypted)
+    } else if trimmed.starts_with(b"-----BEGIN ") {
+        parse_ssh(trimmed, passphrase).map(|key| vec![key])
+    } else {
+        parse_age_lines(content)
     }
-    if text.trim_start().starts_with("-----BEGIN ") {
-        return parse_ssh(path, text, passphrase).map(|key| vec![key]);
-    }
-    parse_age_lines(path, text.as_bytes())
 }
 
-fn parse_age_lines(path: &Path, content: &[u8]) -> Result<Vec<Key>, IdentityError> {
-    let text = std::str::from_utf8(content).map_err(|_| IdentityError::Unrecognized {
-        path: path.to_owned(),
-        line: 1,
-    })?;
+fn parse_age_lines(content: &[u8]) -> Result<Vec<Key>, IdentityProblem> {
+    let text = std::str::from_utf8(content).map_err(|_| IdentityProblem::Unrecognized(1))?;
     let mut keys = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let (line, number) = (line.trim(), index + 1);
-        let upper = line.to_ascii_uppercase();
         if line.is_empty() || line.starts_with('#') {
             continue;
-        } else if upper.starts_with("AGE-SECRET-KEY-1") {
-            let key = line.parse().map_err(|_| IdentityError::BadAgeKey {
-                path: path.to_owned(),
-                line: number,
-            })?;
+        } else if starts_with_any_case(line, "AGE-SECRET-KEY-1") {
+            let key = line
+                .parse()
+                .map_err(|_| IdentityProblem::BadAgeKey(number))?;
             keys.push(Key::X25519(key));
-        } else if let Some(rest) = upper.strip_prefix("AGE-PLUGIN-") {
+        } else if starts_with_any_case(line, "AGE-PLUGIN-") {
+            let rest = &line["AGE-PLUGIN-".len()..];
             let plugin = rest.rsplit_once("-1").map_or(rest, |(name, _)| name);
-            let plugin = plugin.to_ascii_lowercase();
-            return Err(IdentityError::PluginIdentity {
-                path: path.to_owned(),
-                plugin,
-            });
-        } else if line.parse::<Recipient>().is_ok() || upper.starts_with("AGE1") {
-            return Err(IdentityError::PublicKey {
-                path: path.to_owned(),
-                line: number,
-            });
+            return Err(IdentityProblem::PluginIdentity(plugin.to_ascii_lowercase()));
+        } else if line.parse::<Recipient>().is_ok() || starts_with_any_case(line, "age1") {
+            return Err(IdentityProblem::PublicKey(number));
         } else {
-            return Err(IdentityError::Unrecognized {
-                path: path.to_owned(),
-                line: number,
-            });
+            return Err(IdentityProblem::Unrecognized(number));
         }
     }
     if keys.is_empty() {
-        return Err(IdentityError::Empty {
-            path: path.to_owned(),
-        });
+        return Err(IdentityProblem::Empty);
     }
     Ok(keys)
 }
 
 fn parse_ssh(
-    path: &Path,
-    text: &str,
-    passphrase: Option<PassphraseSource<'_>>,
-) -> Result<Key, IdentityError> {
-    let unsupported = |reason: String| IdentityError::UnsupportedSshKey {
-        path: path.to_owned(),
-        reason,
-    };
-    let identity = age::ssh::Identity::from_buffer(text.as_bytes(), None).map_err(|_| {
-        IdentityError::Unrecognized {
-            path: path.to_owned(),
-            line: 1,
-        }
-    })?;
-    match identity {
-        age::ssh::Identity::Unencrypted(_) => Ok(Key::Ssh(identity)),
-        age::ssh::Identity::Encrypted(encrypted) => {
-            let secret = ask(path, passphrase)?;
-            let key = encrypted
-                .decrypt(secret)
-                .map_err(|_| IdentityError::WrongPassphrase {
-                    path: path.to_owned(),
-                })?;
-            Ok(Key::Ssh(age::ssh::Identity::Unencrypted(key)))
-        }
-        age::ssh::Identity::Unsupported(key) => Err(unsupported(match key {
-            age::ssh::UnsupportedKey::EncryptedPem => {
-                "passphrase-protected keys in the old PEM format are not supported".to_owned()
-            }
-            age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
-                format!("keys encrypted with `{cipher}` are not supported")
-            }
-            age::ssh::UnsupportedKey::Hardware(kind) | age::ssh::UnsupportedKey::Type(kind) => {
-                format!("`{kind}` keys are not supported")
-            }
-        })),
-    }
-}
-
-/// Opens an identity file that was itself encrypted with `age -p`.
-fn decrypt_identity_file(
-    path: &Path,
     content: &[u8],
     passphrase: Option<PassphraseSource<'_>>,
-) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
-    let unrecognized = || IdentityError::Unrecognized {
-        path: path.to_owned(),
-        line: 1,
+) -> Result<Key, IdentityProblem> {
+    let identity = age::ssh::Identity::from_buffer(content, None)
+        .map_err(|_| IdentityProblem::Unrecognized(1))?;
+    let reason = match identity {
+        age::ssh::Identity::Unencrypted(_) => return Ok(Key::Ssh(identity)),
+        age::ssh::Identity::Encrypted(key) => return unlock::ssh_key(&key, passphrase),
+        age::ssh::Identity::Unsupported(age::ssh::UnsupportedKey::EncryptedPem) => {
+            "passphrase-protected keys in the old PEM format are not supported".to_owned()
+        }
+        age::ssh::Identity::Unsupported(age::ssh::UnsupportedKey::EncryptedSsh(cipher)) => {
+            format!("keys encrypted with `{cipher}` are not supported")
+        }
+        age::ssh::Identity::Unsupported(
+            age::ssh::UnsupportedKey::Hardware(kind) | age::ssh::UnsupportedKey::Type(kind),
+        ) => format!("`{kind}` keys are not supported"),
     };
-    let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(content))
-        .map_err(|_| unrecognized())?;
-    if !decryptor.is_scrypt() {
-        return Err(unrecognized());
-    }
-    let identity = age::scrypt::Identity::new(ask(path, passphrase)?);
-    let wrong = || IdentityError::WrongPassphrase {
-        path: path.to_owned(),
-    };
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&identity as _))
-        .map_err(|_| wrong())?;
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(content.len()));
-    reader.read_to_end(&mut plaintext).map_err(|_| wrong())?;
-    Ok(plaintext)
-}
-
-fn ask(path: &Path, passphrase: Option<PassphraseSource<'_>>) -> Result<AgeSecret, IdentityError> {
-    let required = || IdentityError::PassphraseRequired {
-        path: path.to_owned(),
-    };
-    let secret = passphrase.ok_or_else(required)?().ok_or_else(required)?;
-    Ok(AgeSecret::from(secret.expose().clone()))
+    Err(IdentityProblem::UnsupportedSshKey(reason))
 }
 
 #[cfg(unix)]
@@ -359,11 +255,10 @@ fn permission_warnings(path: &Path, file: &std::fs::File) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
     match file.metadata() {
         Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => vec![format!(
-            "identity `{}` can be read by other users (mode `{:04o}`); restrict it with \
-             `chmod 600 {}`",
-            path.display(),
+            "identity `{path}` can be read by other users (mode `{:04o}`); restrict it with \
+             `chmod 600 {path}`",
             metadata.permissions().mode() & 0o7777,
-            path.display()
+            path = path.display(),
         )],
         _ => Vec::new(),
     }
@@ -376,9 +271,7 @@ fn permission_warnings(_: &Path, _: &std::fs::File) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
-    use super::super::testkit::{age_key, passphrase_encrypt, ssh_key};
+    use super::super::testkit::{age_key, run, ssh_key};
     use super::*;
 
     fn read(path: &Path) -> Result<Identities, IdentityError> {
@@ -418,47 +311,6 @@ mod tests {
                 vec![expected.to_string()]
             );
         }
-    }
-
-    fn asks(answer: Option<&'static str>, calls: &Cell<u32>) -> impl Fn() -> Option<SecretString> {
-        move || {
-            calls.set(calls.get() + 1);
-            answer.map(SecretString::from)
-        }
-    }
-
-    fn check_passphrase_handling(path: &Path) {
-        let calls = Cell::new(0);
-        let error = read(path).err().expect("needs a passphrase");
-        assert!(matches!(error, IdentityError::PassphraseRequired { .. }));
-        let message = format!("identity `{}` is protected by a passphrase", path.display());
-        assert_eq!(error.to_string(), message);
-        assert!(error.hint().expect("has a hint").contains("age -d -i"));
-        let error = read_identities(path, Some(&asks(None, &calls)))
-            .err()
-            .expect("no answer");
-        assert!(matches!(error, IdentityError::PassphraseRequired { .. }));
-        let error = read_identities(path, Some(&asks(Some("wrong"), &calls))).err();
-        assert!(matches!(error, Some(IdentityError::WrongPassphrase { .. })));
-        let identities = read_identities(path, Some(&asks(Some("s3cret pass"), &calls)));
-        assert_eq!(identities.expect("right passphrase").recipients().len(), 1);
-        assert_eq!(calls.get(), 3, "asked once per attempt");
-    }
-
-    #[test]
-    fn passphrase_protected_ssh_key_is_asked_for_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        check_passphrase_handling(&ssh_key(dir.path(), "id", "ed25519", "s3cret pass").0);
-    }
-
-    #[test]
-    fn passphrase_encrypted_age_identity_file_is_asked_for_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (plain, _) = age_key(dir.path(), "key.txt");
-        let sealed = passphrase_encrypt(&std::fs::read(plain).expect("read"), "s3cret pass");
-        let path = dir.path().join("key.txt.age");
-        std::fs::write(&path, sealed).expect("write");
-        check_passphrase_handling(&path);
     }
 
     #[cfg(unix)]
@@ -508,22 +360,22 @@ mod tests {
             let shown = format!("{error} {error:?} {:?}", error.hint());
             assert!(!shown.contains(&secret_line[16..40]), "{shown}");
             let expected = match name {
-                "empty" | "comments" => matches!(error, IdentityError::Empty { .. }),
-                "age-public" => matches!(error, IdentityError::PublicKey { line: 2, .. }),
-                "ssh-public" => matches!(error, IdentityError::PublicKey { line: 1, .. }),
-                "damaged" => matches!(error, IdentityError::BadAgeKey { line: 2, .. }),
-                "plugin" => matches!(&error, IdentityError::PluginIdentity { plugin, .. }
+                "empty" | "comments" => matches!(error.problem, IdentityProblem::Empty),
+                "age-public" => matches!(error.problem, IdentityProblem::PublicKey(2)),
+                "ssh-public" => matches!(error.problem, IdentityProblem::PublicKey(1)),
+                "damaged" => matches!(error.problem, IdentityProblem::BadAgeKey(2)),
+                "plugin" => matches!(&error.problem, IdentityProblem::PluginIdentity(plugin)
                     if plugin == "yubikey"),
-                "text" | "binary" => matches!(error, IdentityError::Unrecognized { line: 1, .. }),
-                "large" => matches!(error, IdentityError::TooLarge { .. }),
-                _ => matches!(error, IdentityError::UnsupportedSshKey { .. }),
+                "text" | "binary" => matches!(error.problem, IdentityProblem::Unrecognized(1)),
+                "large" => matches!(error.problem, IdentityProblem::TooLarge),
+                _ => matches!(error.problem, IdentityProblem::UnsupportedSshKey(_)),
             };
             assert!(expected, "{name}: {shown}");
         }
         let missing = read(&dir.path().join("missing"))
             .err()
             .expect("no such file");
-        assert!(matches!(missing, IdentityError::Read { .. }));
+        assert!(matches!(missing.problem, IdentityProblem::Read(_)));
         assert!(missing.hint().expect("has a hint").contains("age-keygen"));
     }
 
@@ -535,7 +387,7 @@ mod tests {
         let args = [
             "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", path_text,
         ];
-        super::super::testkit::run("ssh-keygen", &args, None);
+        run("ssh-keygen", &args, None);
         assert_eq!(read(&path).expect("reads").recipients().len(), 1);
         let args = [
             "-q",
@@ -549,10 +401,10 @@ mod tests {
             "-f",
             path_text,
         ];
-        super::super::testkit::run("ssh-keygen", &args, None);
+        run("ssh-keygen", &args, None);
         let error = read(&path).err().expect("refused");
         assert!(
-            matches!(error, IdentityError::UnsupportedSshKey { .. }),
+            matches!(error.problem, IdentityProblem::UnsupportedSshKey(_)),
             "{error}"
         );
         assert!(

@@ -10,6 +10,11 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
+use super::starts_with_any_case;
+
+/// The length of every native age public key, `age1` and 58 characters.
+const X25519_LENGTH: usize = 62;
+
 /// A public key that a credential can be sealed to.
 #[derive(Clone)]
 pub enum Recipient {
@@ -121,14 +126,15 @@ impl FromStr for Recipient {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
-        let upper = text.to_ascii_uppercase();
         if text.is_empty() {
             Err(RecipientError::Empty)
-        } else if upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-") {
+        } else if starts_with_any_case(text, "AGE-SECRET-KEY-")
+            || starts_with_any_case(text, "AGE-PLUGIN-")
+        {
             Err(RecipientError::SecretKey)
         } else if text.contains("PRIVATE KEY-----") {
             Err(RecipientError::SshPrivateKey)
-        } else if upper.starts_with("AGE1") {
+        } else if starts_with_any_case(text, "age1") {
             parse_age(text)
         } else {
             parse_ssh(text)
@@ -141,13 +147,18 @@ fn parse_age(text: &str) -> Result<Recipient, RecipientError> {
         return Ok(Recipient::X25519(key));
     }
     // Bech32 puts the last `1` between the human-readable part and the data; a plugin's
-    // recipients have the human-readable part `age1NAME`.
+    // recipients have the human-readable part `age1NAME`. A native key is always 62 characters
+    // long, so at that length a stray `1` is taken for a typo, not for a plugin.
     let hrp = text
         .rfind('1')
         .map_or(text, |end| &text[..end])
         .to_ascii_lowercase();
     match hrp.strip_prefix("age1") {
-        Some(plugin) if !plugin.is_empty() && plugin.chars().all(|c| c.is_ascii_alphanumeric()) => {
+        Some(plugin)
+            if text.len() != X25519_LENGTH
+                && !plugin.is_empty()
+                && plugin.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
             Err(RecipientError::PluginRecipient {
                 plugin: plugin.to_owned(),
             })

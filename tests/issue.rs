@@ -1,0 +1,616 @@
+//! `stsgrant plan` and `stsgrant issue` end to end against a local AWS endpoint (moto's server
+//! on loopback): what reaches STS, what lands on disk, what a re-run does, and that no secret
+//! leaks anywhere but the sealed files.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::moto::MotoServer;
+
+const TODAY: &str = "2026-12-03";
+const DEV_EXTERNAL_ID: &str = "unity-dev-demo-external-id";
+const TEST_EXTERNAL_ID: &str = "unity-test-demo-external-id";
+
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the example grants in a temporary folder, and a moto server.
+struct World {
+    dir: tempfile::TempDir,
+    moto: MotoServer,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_tree(
+            &repository_root().join("grants"),
+            &dir.path().join("grants"),
+        );
+        let moto = MotoServer::start();
+        World { dir, moto }
+    }
+
+    fn with_external_ids() -> World {
+        let world = World::new();
+        world.moto.put_parameter(
+            "/unity/unity/dev/cs/sts/role/external-id",
+            DEV_EXTERNAL_ID,
+            true,
+        );
+        world.moto.put_parameter(
+            "/unity/unity/test/cs/sts/role/external-id",
+            TEST_EXTERNAL_ID,
+            true,
+        );
+        world
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn stsgrant(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+        self.moto.configure(&mut command);
+        command
+            .current_dir(self.dir.path())
+            .env("STSGRANT_TODAY", TODAY)
+            .env_remove("RUST_LOG")
+            .args(args);
+        command.output().expect("stsgrant runs")
+    }
+
+    fn issue(&self, out: &str) -> Output {
+        self.stsgrant(&[
+            "issue",
+            "--out",
+            out,
+            "--records",
+            "file:records",
+            "--commit",
+            "0123abc",
+        ])
+    }
+
+    fn assume_role_calls(&self) -> Vec<BTreeMap<String, String>> {
+        self.moto.requests_for_action("AssumeRole")
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("folder");
+    for entry in fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).expect("copied");
+        }
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Decrypts with the real `age` command.
+fn age_decrypt_text(identity: &Path, file: &Path) -> String {
+    let output = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(identity)
+        .arg(file)
+        .output()
+        .expect("the `age` command runs");
+    assert!(
+        output.status.success(),
+        "age -d failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+fn age_decrypt(identity: &Path, file: &Path) -> serde_json::Value {
+    serde_json::from_str(&age_decrypt_text(identity, file)).expect("the sealed content is JSON")
+}
+
+fn example_identity(name: &str) -> PathBuf {
+    let path = repository_root().join("examples/identities").join(name);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // ssh-keygen and age refuse private keys that others may read; git does not keep modes.
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
+    }
+    path
+}
+
+#[test]
+fn issue_sends_exactly_the_planned_call_and_seals_what_age_opens() {
+    let world = World::with_external_ids();
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let output = world.issue("out");
+    world.moto.stop_recording();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).ends_with("3 issued, 0 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&output)
+    );
+
+    let calls = world.assume_role_calls();
+    assert_eq!(calls.len(), 3);
+    let alice = calls
+        .iter()
+        .find(|c| c["RoleSessionName"] == "alice-example-alice-upload-20261203")
+        .expect("alice's call");
+    assert_eq!(
+        alice["RoleArn"],
+        "arn:aws:iam::123456789012:role/unity-unity-dev-sts"
+    );
+    assert_eq!(alice["ExternalId"], DEV_EXTERNAL_ID);
+    assert_eq!(alice["DurationSeconds"], "7200");
+    assert_eq!(alice["SourceIdentity"], "alice-example");
+    assert_eq!(alice["Tags.member.1.Key"], "stsgrant:requester");
+    assert_eq!(alice["Tags.member.1.Value"], "alice@example.org");
+    let policy: serde_json::Value = serde_json::from_str(&alice["Policy"]).expect("policy JSON");
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        "arn:aws:s3:::unity-dev-data/incoming/alice/*"
+    );
+    let carol = calls
+        .iter()
+        .find(|c| c["RoleSessionName"] == "carol-carol-read-20261203")
+        .expect("carol's call");
+    assert_eq!(carol["ExternalId"], TEST_EXTERNAL_ID);
+    assert_eq!(
+        carol.get("SourceIdentity"),
+        None,
+        "the test venue does not enable it"
+    );
+
+    let sealed = world.path("out/unity/dev/alice-upload.age");
+    let text = fs::read_to_string(&sealed).expect("sealed file");
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            fs::metadata(&sealed)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let text = age_decrypt_text(&example_identity("alice.txt"), &sealed);
+    let json: serde_json::Value = serde_json::from_str(&text).expect("the sealed content is JSON");
+    let keys: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix('"')?.split('"').next())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "Credentials",
+            "AccessKeyId",
+            "SecretAccessKey",
+            "SessionToken",
+            "Expiration",
+            "AssumedRoleUser",
+            "AssumedRoleId",
+            "Arn",
+            "PackedPolicySize"
+        ],
+        "the shape and key order of `aws sts assume-role` output"
+    );
+    assert!(
+        text.starts_with("{\n    \"Credentials\": {\n        \"AccessKeyId\": "),
+        "four-space indent like the AWS CLI"
+    );
+    assert_eq!(
+        json["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::123456789012:assumed-role/unity-unity-dev-sts/alice-example-alice-upload-20261203"
+    );
+    assert!(
+        json["Credentials"]["Expiration"]
+            .as_str()
+            .expect("string")
+            .ends_with("+00:00")
+    );
+
+    let bob = age_decrypt(
+        &example_identity("bob_ed25519"),
+        &world.path("out/unity/dev/bob-images.age"),
+    );
+    assert_eq!(
+        bob["AssumedRoleUser"]["AssumedRoleId"]
+            .as_str()
+            .map(|s| s.ends_with(":bob-bob-images-20261203-r2")),
+        Some(true)
+    );
+
+    let identities =
+        stsgrant::seal::read_identities(&example_identity("alice.txt"), None).expect("identity");
+    let opened = stsgrant::seal::open(
+        &fs::read(world.path("out/unity/test/carol-read.age")).expect("sealed"),
+        &identities,
+    )
+    .expect("the crate opens it too");
+    let carol_json: serde_json::Value = serde_json::from_slice(&opened).expect("JSON");
+    assert_eq!(
+        carol_json["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::123456789012:assumed-role/unity-unity-test-sts/carol-carol-read-20261203"
+    );
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(world.path("out/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    assert_eq!(manifest["commit"], "0123abc");
+    assert_eq!(manifest["files"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn a_rerun_issues_nothing_twice() {
+    let world = World::with_external_ids();
+    assert_eq!(world.issue("out").status.code(), Some(0));
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let again = world.issue("out-again");
+    world.moto.stop_recording();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        stderr(&again).ends_with("0 issued, 3 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("skipped  unity/dev/alice-upload: already issued as session `alice-example-alice-upload-20261203`"));
+    assert_eq!(world.assume_role_calls().len(), 0);
+    assert!(!world.path("out-again").exists());
+
+    let plan = world.stsgrant(&["plan", "--records", "file:records", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["grants"][0]["action"], "already-issued");
+}
+
+#[test]
+fn a_bumped_revision_is_issued_again() {
+    let world = World::with_external_ids();
+    assert_eq!(world.issue("out").status.code(), Some(0));
+    let path = world.path("grants/unity/test/carol-read.yaml");
+    let text = fs::read_to_string(&path).expect("grant");
+    fs::write(&path, format!("{text}revision: 2\n")).expect("bumped");
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let output = world.issue("out");
+    world.moto.stop_recording();
+    assert!(
+        stderr(&output).ends_with("1 issued, 2 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&output)
+    );
+    let calls = world.assume_role_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["RoleSessionName"], "carol-carol-read-20261203-r2");
+}
+
+#[test]
+fn an_external_id_mismatch_is_refused_before_any_assume_role() {
+    let world = World::new();
+    world.moto.put_parameter(
+        "/unity/unity/dev/cs/sts/role/external-id",
+        DEV_EXTERNAL_ID,
+        true,
+    );
+    world.moto.put_parameter(
+        "/unity/unity/test/cs/sts/role/external-id",
+        "some-other-venues-id",
+        true,
+    );
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let output = world.issue("out");
+    world.moto.stop_recording();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(
+        "refused  unity/test/carol-read: the ExternalId in `/unity/unity/test/cs/sts/role/external-id` does not match the grant's `external_id`; nothing was issued"
+    ), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("some-other-venues-id"));
+    let roles: Vec<String> = world
+        .assume_role_calls()
+        .iter()
+        .map(|c| c["RoleArn"].clone())
+        .collect();
+    assert_eq!(roles.len(), 2);
+    assert!(roles.iter().all(|r| r.ends_with("unity-unity-dev-sts")));
+    assert!(!world.path("out/unity/test/carol-read.age").exists());
+}
+
+#[test]
+fn a_failed_grant_does_not_stop_the_others_and_a_rerun_issues_what_is_missing() {
+    let world = World::new();
+    world.moto.put_parameter(
+        "/unity/unity/test/cs/sts/role/external-id",
+        TEST_EXTERNAL_ID,
+        true,
+    );
+    let first = world.issue("out");
+    assert_eq!(first.status.code(), Some(1));
+    assert!(
+        stderr(&first).contains(
+            "failed   unity/dev/alice-upload: ssm:GetParameter failed: `ParameterNotFound`"
+        ),
+        "{}",
+        stderr(&first)
+    );
+    assert!(
+        stderr(&first).ends_with("1 issued, 0 skipped, 0 refused, 2 failed\n"),
+        "{}",
+        stderr(&first)
+    );
+    let leftovers: Vec<_> = fs::read_dir(world.path("out/unity/test"))
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(leftovers, ["carol-read.age"]);
+    assert!(!world.path("out/unity/dev").exists());
+
+    world.moto.put_parameter(
+        "/unity/unity/dev/cs/sts/role/external-id",
+        DEV_EXTERNAL_ID,
+        true,
+    );
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let second = world.issue("out");
+    world.moto.stop_recording();
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stderr(&second).ends_with("2 issued, 1 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(world.assume_role_calls().len(), 2);
+}
+
+#[test]
+fn an_unwritable_output_folder_fails_cleanly_and_is_retried() {
+    let world = World::with_external_ids();
+    fs::write(world.path("out"), b"not a folder").expect("a file where the folder should be");
+    let first = world.issue("out");
+    assert_eq!(first.status.code(), Some(1));
+    assert!(
+        stderr(&first).contains(
+            "failed   unity/dev/alice-upload: cannot write `out/unity/dev/alice-upload.age`"
+        ),
+        "{}",
+        stderr(&first)
+    );
+    fs::remove_file(world.path("out")).expect("removed");
+    let second = world.issue("out");
+    assert!(
+        stderr(&second).ends_with("3 issued, 0 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&second)
+    );
+}
+
+#[test]
+fn two_runs_at_once_issue_each_grant_once() {
+    let world = World::with_external_ids();
+    let template = fs::read_to_string(repository_root().join("tests/fixtures/valid/minimal.yaml"))
+        .expect("fixture");
+    for i in 0..24 {
+        let grant = template
+            .replace("Dana Example", &format!("User {i}"))
+            .replace("dana@", &format!("user{i}@"));
+        fs::write(
+            world.path(&format!("grants/unity/dev/user-{i}.yaml")),
+            grant,
+        )
+        .expect("grant");
+    }
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let spawn = |out: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+        world.moto.configure(&mut command);
+        command
+            .current_dir(world.dir.path())
+            .env("STSGRANT_TODAY", TODAY)
+            .args([
+                "issue",
+                "--jobs",
+                "4",
+                "--records",
+                "file:records",
+                "--out",
+                out,
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("stsgrant starts")
+    };
+    let (a, b) = (spawn("out-a"), spawn("out-b"));
+    let (a, b) = (
+        a.wait_with_output().expect("a ends"),
+        b.wait_with_output().expect("b ends"),
+    );
+    world.moto.stop_recording();
+    assert_eq!(
+        (a.status.code(), b.status.code()),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+
+    let sessions: Vec<String> = world
+        .assume_role_calls()
+        .iter()
+        .map(|c| c["RoleSessionName"].clone())
+        .collect();
+    let mut unique = sessions.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        sessions.len(),
+        27,
+        "each of the 27 grants is assumed once: {sessions:?}"
+    );
+    assert_eq!(unique.len(), 27);
+    let count = |out: &str| {
+        walk(&world.path(out))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "age"))
+            .count()
+    };
+    assert_eq!(count("out-a") + count("out-b"), 27);
+}
+
+#[test]
+fn plan_shows_role_chaining_before_any_call() {
+    let world = World::with_external_ids();
+    assert_eq!(world.issue("out").status.code(), Some(0));
+    let alice = age_decrypt(
+        &example_identity("alice.txt"),
+        &world.path("out/unity/dev/alice-upload.age"),
+    );
+    let creds = &alice["Credentials"];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+    world.moto.configure(&mut command);
+    let output = command
+        .current_dir(world.dir.path())
+        .env("STSGRANT_TODAY", TODAY)
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            creds["AccessKeyId"].as_str().expect("key id"),
+        )
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            creds["SecretAccessKey"].as_str().expect("secret"),
+        )
+        .env(
+            "AWS_SESSION_TOKEN",
+            creds["SessionToken"].as_str().expect("token"),
+        )
+        .args([
+            "plan",
+            "--records",
+            "file:other-records",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("stsgrant runs");
+    assert_eq!(output.status.code(), Some(1));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("plan JSON");
+    let alice_plan = &plan["grants"][0];
+    assert_eq!(alice_plan["grant"], "unity/dev/alice-upload");
+    assert_eq!(alice_plan["action"], "not-issuable");
+    assert!(alice_plan["reason"].as_str().expect("reason").contains(
+        "STS caps a role assumed from a role at 1h (role chaining), but the grant asks for 2h"
+    ));
+    assert_eq!(
+        plan["grants"][2]["action"], "issue",
+        "carol asks for 1h, which role chaining allows"
+    );
+}
+
+#[test]
+fn no_secret_appears_anywhere_but_the_sealed_files() {
+    let world = World::with_external_ids();
+    let mut everything_printed = String::new();
+    for args in [
+        vec!["-vv", "validate"],
+        vec!["-vv", "plan", "--records", "file:records"],
+        vec!["-vv", "issue", "--records", "file:records", "--out", "out"],
+        vec![
+            "-vv",
+            "plan",
+            "--records",
+            "file:records",
+            "--format",
+            "json",
+        ],
+        vec!["-vv", "issue", "--records", "file:records", "--out", "out"],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+        world.moto.configure(&mut command);
+        let output = command
+            .current_dir(world.dir.path())
+            .env("STSGRANT_TODAY", TODAY)
+            .env("RUST_LOG", "trace")
+            .args(&args)
+            .output()
+            .expect("stsgrant runs");
+        everything_printed.push_str(&String::from_utf8_lossy(&output.stdout));
+        everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(
+        everything_printed.contains("TRACE") || everything_printed.contains("DEBUG"),
+        "verbose logging was on"
+    );
+
+    let mut secrets = vec![DEV_EXTERNAL_ID.to_owned(), TEST_EXTERNAL_ID.to_owned()];
+    for (file, identity) in [
+        ("out/unity/dev/alice-upload.age", "alice.txt"),
+        ("out/unity/dev/bob-images.age", "bob_ed25519"),
+        ("out/unity/test/carol-read.age", "alice.txt"),
+    ] {
+        let json = age_decrypt(&example_identity(identity), &world.path(file));
+        for field in ["SecretAccessKey", "SessionToken"] {
+            secrets.push(
+                json["Credentials"][field]
+                    .as_str()
+                    .expect("secret")
+                    .to_owned(),
+            );
+        }
+    }
+    for secret in &secrets {
+        assert!(
+            !everything_printed.contains(secret.as_str()),
+            "a secret was printed"
+        );
+    }
+    for file in walk(world.dir.path()) {
+        if file.extension().is_some_and(|e| e == "age") {
+            continue;
+        }
+        let bytes = fs::read(&file).expect("readable");
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret is in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,0 +1,9 @@
+//! Helpers shared by the end-to-end tests. Include with `mod support;` and use
+//! `support::moto::MotoServer`.
+
+// Every test binary compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+pub mod http;
+pub mod moto;
+pub mod recording;
