@@ -293,15 +293,15 @@ impl Job {
                 };
             }
         };
-        if let Some(expected) = &planned.external_id_check {
-            if !external_id_matches(expected, &external_id) {
-                return Outcome::Refused {
-                    reason: format!(
-                        "the ExternalId in `{}` does not match the grant's `external_id`; nothing was issued",
-                        planned.external_id_parameter
-                    ),
-                };
-            }
+        if let Some(expected) = &planned.external_id_check
+            && !external_id_matches(expected, &external_id)
+        {
+            return Outcome::Refused {
+                reason: format!(
+                    "the ExternalId in `{}` does not match the grant's `external_id`; nothing was issued",
+                    planned.external_id_parameter
+                ),
+            };
         }
         let request = AssumeRole {
             role_arn: planned.role_arn.clone(),

@@ -428,7 +428,7 @@ mod tests {
         assert_eq!(state(&[stale], now, lease), State::Open { next_attempt: 2 });
         let failed = record(1, Status::Failed, "2026-12-03T11:59:00Z");
         assert_eq!(
-            state(&[failed.clone()], now, lease),
+            state(std::slice::from_ref(&failed), now, lease),
             State::Open { next_attempt: 2 }
         );
         let issued = record(2, Status::Issued, "2026-12-03T11:59:30Z");

@@ -10,7 +10,7 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::diagnostic::{Code, Diagnostic, Position};
 use crate::grant::GrantId;
@@ -48,7 +48,10 @@ impl Layout {
     fn new() -> Layout {
         let mut builder = GlobSetBuilder::new();
         for pattern in ["*/*/*.yaml", "*/*/*.yml"] {
-            let glob = Glob::new(pattern).expect("the grant patterns are valid globs");
+            let glob = GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .expect("the grant patterns are valid globs");
             builder.add(glob);
         }
         let grants = builder.build().expect("two valid globs build a set");
@@ -192,7 +195,7 @@ fn bind(layout: &Layout, relative: &Path) -> Result<GrantId, String> {
 }
 
 /// Reads a grant or catalog file as UTF-8 text, within the size limit.
-pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+pub fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
     let io_error = |error: std::io::Error| {
         Diagnostic::file_error(
             path,
@@ -200,27 +203,30 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
             format!("cannot read `{}`: {error}", path.display()),
         )
     };
+    let io_error = |error| Box::new(io_error(error));
     let file = fs::File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::file_error(
+        return Err(Box::new(Diagnostic::file_error(
             path,
             Code::FileTooLarge,
             format!("the file is larger than {} KiB", MAX_FILE_BYTES / 1024),
-        ));
+        )));
     }
     if bytes.starts_with(b"\xEF\xBB\xBF") {
-        return Err(Diagnostic::error_at(
-            path,
-            "",
-            Position::new(1, 1),
-            Code::ByteOrderMark,
-            "the file starts with a UTF-8 byte order mark",
-        )
-        .with_hint("save the file as UTF-8 without a BOM"));
+        return Err(Box::new(
+            Diagnostic::error_at(
+                path,
+                "",
+                Position::new(1, 1),
+                Code::ByteOrderMark,
+                "the file starts with a UTF-8 byte order mark",
+            )
+            .with_hint("save the file as UTF-8 without a BOM"),
+        ));
     }
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
@@ -231,14 +237,16 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
             .next()
             .map_or(0, |last| last.chars().count())
             + 1;
-        Diagnostic::error_at(
-            path,
-            &text,
-            Position::new(line, column),
-            Code::NotUtf8,
-            "the file is not valid UTF-8",
+        Box::new(
+            Diagnostic::error_at(
+                path,
+                &text,
+                Position::new(line, column),
+                Code::NotUtf8,
+                "the file is not valid UTF-8",
+            )
+            .with_hint("save the file as UTF-8"),
         )
-        .with_hint("save the file as UTF-8")
     })
 }
 

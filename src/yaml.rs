@@ -240,29 +240,29 @@ impl Builder {
 
     fn scalar(&mut self, text: &str, style: ScalarStyle, span: Span) -> Result<(), YamlError> {
         self.count(span)?;
-        if let Some(Open::Mapping { pointer, map, key }) = self.stack.last_mut() {
-            if key.is_none() {
-                let plain = style == ScalarStyle::Plain;
-                if plain && !matches!(resolve_plain(text), Value::String(_)) {
-                    return Err(YamlError::new(
-                        Code::YamlNonStringKey,
-                        span,
-                        format!("mapping key `{text}` is not a string"),
-                    )
-                    .with_hint(format!("quote the key if you meant it: `\"{text}\"`")));
-                }
-                if map.contains_key(text) {
-                    return Err(YamlError::new(
-                        Code::YamlDuplicateKey,
-                        span,
-                        format!("key `{text}` appears twice in this mapping"),
-                    ));
-                }
-                let child = format!("{pointer}/{}", escape_pointer(text));
-                self.doc.keys.insert(child, position(span));
-                *key = Some((text.to_owned(), span));
-                return Ok(());
+        if let Some(Open::Mapping { pointer, map, key }) = self.stack.last_mut()
+            && key.is_none()
+        {
+            let plain = style == ScalarStyle::Plain;
+            if plain && !matches!(resolve_plain(text), Value::String(_)) {
+                return Err(YamlError::new(
+                    Code::YamlNonStringKey,
+                    span,
+                    format!("mapping key `{text}` is not a string"),
+                )
+                .with_hint(format!("quote the key if you meant it: `\"{text}\"`")));
             }
+            if map.contains_key(text) {
+                return Err(YamlError::new(
+                    Code::YamlDuplicateKey,
+                    span,
+                    format!("key `{text}` appears twice in this mapping"),
+                ));
+            }
+            let child = format!("{pointer}/{}", escape_pointer(text));
+            self.doc.keys.insert(child, position(span));
+            *key = Some((text.to_owned(), span));
+            return Ok(());
         }
         let value = if style == ScalarStyle::Plain {
             if is_ambiguous_boolean(text) {
@@ -356,29 +356,28 @@ fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(n) = text.parse::<i64>() {
-            return Value::Number(n.into());
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = text.parse::<i64>()
+    {
+        return Value::Number(n.into());
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(n) = i64::from_str_radix(hex, 16) {
-            return Value::Number(n.into());
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(n) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Number(n.into());
     }
-    if let Some(octal) = text.strip_prefix("0o") {
-        if let Ok(n) = i64::from_str_radix(octal, 8) {
-            return Value::Number(n.into());
-        }
+    if let Some(octal) = text.strip_prefix("0o")
+        && let Ok(n) = i64::from_str_radix(octal, 8)
+    {
+        return Value::Number(n.into());
     }
     let looks_like_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && digits
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
-    if looks_like_float {
-        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if looks_like_float && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+        return Value::Number(n);
     }
     Value::String(text.to_owned())
 }
@@ -434,13 +433,16 @@ mod tests {
         assert_eq!(error("a: no\n"), (Code::YamlAmbiguousBoolean, 1, 4));
         assert_eq!(error(""), (Code::EmptyFile, 1, 1));
         assert_eq!(error("a: [1, 2\n"), (Code::YamlSyntax, 2, 1));
-        assert_eq!(error("a:\n\tb: 1\n"), (Code::YamlSyntax, 2, 1));
+        assert_eq!(error("a:\n\tb: 1\n"), (Code::YamlSyntax, 2, 2));
     }
 
     #[test]
     fn deep_nesting_is_refused_without_recursion() {
-        let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(error(&text), (Code::YamlTooDeep, 1, MAX_DEPTH + 1));
+        let deep = format!("a: {}{}", "[".repeat(40), "]".repeat(40));
+        assert_eq!(error(&deep), (Code::YamlTooDeep, 1, 3 + MAX_DEPTH));
+        // The parser's own limit on flow nesting stops a bracket bomb before any tree is built.
+        let bomb = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(error(&bomb), (Code::YamlSyntax, 1, 256));
     }
 
     #[test]

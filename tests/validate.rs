@@ -2,7 +2,7 @@
 //! diagnostic and position, path binding, misplaced files and links, and the output formats.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const TODAY: &str = "2026-12-03";

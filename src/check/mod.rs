@@ -162,7 +162,7 @@ fn read_grant(
     let text = match load::read_text(&path) {
         Ok(text) => text,
         Err(d) => {
-            diagnostics.push(d);
+            diagnostics.push(*d);
             return None;
         }
     };
