@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod check;
+pub mod codeowners;
 pub mod credential;
 pub mod diagnostic;
 pub mod duration;

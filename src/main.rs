@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             cli::report_error(&error);
-            ExitCode::from(2)
+            error.exit_code()
         }
     }
 }

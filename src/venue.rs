@@ -27,6 +27,10 @@ pub struct Catalog {
     /// Templates that every venue inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// GitHub users or teams who own the catalog, the schemas and the workflows.
+    #[serde(default)]
+    #[schemars(inner(pattern(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9._-]+)?$")))]
+    pub admins: Vec<String>,
     /// One entry per `grants/<project>/<venue>/` folder.
     #[schemars(length(max = 10000))]
     pub venues: Vec<Venue>,

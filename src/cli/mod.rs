@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod issue;
+mod people;
 mod validate;
 
 use std::path::PathBuf;
@@ -40,6 +41,12 @@ enum Command {
     Plan(issue::PlanArgs),
     /// Issue credentials for approved grants, sealed to their recipients.
     Issue(issue::IssueArgs),
+    /// Decrypt a sealed credential and print it, or write it as an AWS CLI profile.
+    Open(people::OpenArgs),
+    /// Print, write or check the CODEOWNERS entries made from the venue catalog.
+    Codeowners(people::CodeownersArgs),
+    /// List grants past their `not_after`; `--write` removes their files.
+    Prune(people::PruneArgs),
 }
 
 /// An error that stops a command as a whole (not a problem in one grant).
@@ -61,9 +68,22 @@ pub enum Error {
     /// Git could not say what changed.
     #[error(transparent)]
     Git(#[from] stsgrant::git::GitError),
+    /// A sealed credential could not be opened.
+    #[error("{0}")]
+    Open(String, Option<String>),
     /// The issuance records could not be read.
     #[error(transparent)]
     Records(#[from] stsgrant::ledger::StoreError),
+}
+
+impl Error {
+    /// 1 when a sealed credential cannot be used (expired, not ours, damaged), 2 otherwise.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Open(..) => ExitCode::from(1),
+            _ => ExitCode::from(2),
+        }
+    }
 }
 
 /// Sets up logging on stderr: quiet unless `-v` or `RUST_LOG` asks for more.
@@ -84,6 +104,9 @@ pub fn init_logging(verbose: u8) {
 /// Prints an error that stopped a command, with its causes.
 pub fn report_error(error: &Error) {
     eprintln!("error: {error}");
+    if let Error::Open(_, Some(hint)) = error {
+        eprintln!("  = hint: {hint}");
+    }
 }
 
 /// Runs the command the arguments name.
@@ -98,6 +121,9 @@ pub fn run(args: Args) -> Result<ExitCode, Error> {
         Command::Schema(command) => validate::schema(&command),
         Command::Plan(command) => runtime()?.block_on(issue::plan(&command, args.grants, today)),
         Command::Issue(command) => runtime()?.block_on(issue::issue(&command, args.grants, today)),
+        Command::Open(command) => people::open(&command),
+        Command::Codeowners(command) => people::codeowners(&command, args.grants, today),
+        Command::Prune(command) => people::prune(&command, args.grants, today),
     }
 }
 
