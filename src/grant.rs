@@ -167,6 +167,20 @@ impl AccessKind {
     }
 }
 
+impl std::str::FromStr for AccessKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        AccessKind::ALL
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AccessKind::ALL.iter().map(|a| a.as_str()).collect();
+                format!("`{text}` is not a kind of access; use {}", names.join(", "))
+            })
+    }
+}
+
 impl fmt::Display for AccessKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

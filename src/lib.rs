@@ -19,6 +19,7 @@ pub mod load;
 pub mod open;
 pub mod plan;
 pub mod policy;
+pub mod request;
 pub mod seal;
 pub mod secret;
 pub mod venue;

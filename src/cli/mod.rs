@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod issue;
+mod new;
 mod people;
 mod validate;
 
@@ -33,6 +34,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a new grant file, from flags or prompts.
+    New(new::NewArgs),
     /// Check grant files against the schema, AWS's limits and their venue's limits.
     Validate(validate::ValidateArgs),
     /// Write the JSON Schemas of grants and the venue catalog.
@@ -68,6 +71,9 @@ pub enum Error {
     /// Git could not say what changed.
     #[error(transparent)]
     Git(#[from] stsgrant::git::GitError),
+    /// What was asked for does not validate.
+    #[error("{0}")]
+    Invalid(String),
     /// A sealed credential could not be opened.
     #[error("{0}")]
     Open(String, Option<String>),
@@ -77,10 +83,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// 1 when a sealed credential cannot be used (expired, not ours, damaged), 2 otherwise.
+    /// 1 when a grant does not validate or a sealed credential cannot be used (expired, not
+    /// ours, damaged); 2 otherwise.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Open(..) => ExitCode::from(1),
+            Error::Open(..) | Error::Invalid(..) => ExitCode::from(1),
             _ => ExitCode::from(2),
         }
     }
@@ -122,6 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode, Error> {
         Command::Plan(command) => runtime()?.block_on(issue::plan(&command, args.grants, today)),
         Command::Issue(command) => runtime()?.block_on(issue::issue(&command, args.grants, today)),
         Command::Open(command) => people::open(&command),
+        Command::New(command) => new::new(&command, args.grants, today),
         Command::Codeowners(command) => people::codeowners(&command, args.grants, today),
         Command::Prune(command) => people::prune(&command, args.grants, today),
     }
