@@ -7,7 +7,6 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
 use support::moto::MotoServer;
 
 fn repository_root() -> PathBuf {
@@ -158,19 +157,23 @@ fn new_validate_issue_open_and_call_aws_with_the_profile() {
         "the rest of the file is kept: {written}"
     );
 
+    let profile = profile_values(&written, "unity-test");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let arn = runtime.block_on(async {
-        let files = ProfileFiles::builder()
-            .with_file(ProfileFileKind::Credentials, &credentials)
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .profile_files(files)
-            .profile_name("unity-test")
+        let credentials = aws_sdk_sts::config::Credentials::new(
+            &profile["aws_access_key_id"],
+            &profile["aws_secret_access_key"],
+            Some(profile["aws_session_token"].clone()),
+            None,
+            "the unity-test profile",
+        );
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .credentials_provider(credentials)
             .region(aws_config::Region::new("us-west-2"))
             .endpoint_url(moto.endpoint())
-            .load()
-            .await;
-        let identity = aws_sdk_sts::Client::new(&config)
+            .build();
+        let identity = aws_sdk_sts::Client::from_conf(config)
             .get_caller_identity()
             .send()
             .await
@@ -182,6 +185,18 @@ fn new_validate_issue_open_and_call_aws_with_the_profile() {
         "arn:aws:sts::123456789012:assumed-role/unity-unity-test-sts/erin-erin-read-".to_owned()
             + &today()
     );
+}
+
+/// The `key = value` pairs of one section of an AWS credentials file.
+fn profile_values(text: &str, section: &str) -> std::collections::HashMap<String, String> {
+    let header = format!("[{section}]");
+    text.lines()
+        .skip_while(|line| line.trim() != header)
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect()
 }
 
 fn today() -> String {
