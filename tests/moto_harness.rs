@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use support::moto::{ACCOUNT_ID, MotoServer};
 
 #[test]
@@ -27,10 +29,18 @@ fn secure_string_parameter_reads_back() {
 #[test]
 fn bucket_and_role_are_created() {
     let moto = MotoServer::start();
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"x-1"}}}]}"#;
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root") },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "sts:ExternalId": "x-1" } },
+        }],
+    });
 
     moto.create_bucket("unity-dev-data");
-    let arn = moto.create_role("unity-unity-dev-sts", trust);
+    let arn = moto.create_role("unity-unity-dev-sts", &trust.to_string());
 
     assert_eq!(
         arn,
@@ -76,4 +86,26 @@ fn recorder_captures_ssm_and_sts_calls() {
     moto.start_recording();
     moto.get_parameter("/p");
     assert_eq!(moto.ssm_calls("GetParameter").len(), 2);
+}
+
+#[test]
+fn configured_command_sees_only_moto_settings() {
+    let moto = MotoServer::start();
+
+    let output = moto
+        .configure(&mut std::process::Command::new("env"))
+        .output()
+        .expect("`env` is on every Unix PATH");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let seen: BTreeMap<String, String> = stdout
+        .lines()
+        .filter(|line| line.starts_with("AWS_") || line.to_lowercase().starts_with("no_proxy="))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let expected: BTreeMap<String, String> = moto.env().into_iter().collect();
+    assert_eq!(seen, expected);
+    assert_eq!(seen["AWS_ENDPOINT_URL"], moto.endpoint());
+    assert!(!std::path::Path::new(&seen["AWS_CONFIG_FILE"]).exists());
 }

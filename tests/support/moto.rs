@@ -52,8 +52,17 @@ impl MotoServer {
             .try_clone()
             .expect("a just-opened file can be duplicated");
 
-        let child = Command::new("moto_server")
+        // moto runs boto code inside, which reads the same variables and files as any client:
+        // a developer's `AWS_PROFILE` alone makes every SSM call fail with `ProfileNotFound`.
+        let mut command = Command::new("moto_server");
+        remove_inherited_aws_variables(&mut command);
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("AWS_CONFIG_FILE", dir.path().join("aws-config-absent"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                dir.path().join("aws-credentials-absent"),
+            )
             .env("MOTO_ENABLE_RECORDING", "True")
             .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
             .current_dir(dir.path())
@@ -113,8 +122,8 @@ impl MotoServer {
     }
 
     /// The environment a process needs to talk to this server and to nothing else: endpoint,
-    /// region, moto's dummy keys, no instance metadata, and config and credential files that do
-    /// not exist so that a developer's own `~/.aws` is never read.
+    /// region, moto's dummy keys, no instance metadata, no proxy for loopback, and config and
+    /// credential files that do not exist so that a developer's own `~/.aws` is never read.
     ///
     /// Inherited `AWS_*` variables (a session token, a profile, a per-service endpoint) would
     /// still win over some of these; [`MotoServer::configure`] removes them.
@@ -128,6 +137,9 @@ impl MotoServer {
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("AWS_CONFIG_FILE", missing("aws-config-absent")),
+            // A developer's HTTP proxy must not see loopback traffic.
+            ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
+            ("no_proxy", "127.0.0.1,localhost".to_owned()),
             (
                 "AWS_SHARED_CREDENTIALS_FILE",
                 missing("aws-credentials-absent"),
@@ -140,11 +152,7 @@ impl MotoServer {
 
     /// Removes every inherited `AWS_*` variable from `command` and sets [`MotoServer::env`].
     pub fn configure<'a>(&self, command: &'a mut Command) -> &'a mut Command {
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AWS_") {
-                command.env_remove(name);
-            }
-        }
+        remove_inherited_aws_variables(command);
         command.envs(self.env())
     }
 
@@ -345,6 +353,16 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("{}", self.log_tail());
+        }
+    }
+}
+
+/// Keeps every `AWS_*` variable of the test's own environment (profiles, session tokens,
+/// per-service endpoints, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) away from `command`.
+fn remove_inherited_aws_variables(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
         }
     }
 }
