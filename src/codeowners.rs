@@ -4,6 +4,8 @@
 //! the entries for `grants/<project>/<venue>/` from the catalog's approvers keeps the two from
 //! drifting apart; the catalog itself, the schemas and the workflows belong to the admins.
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
 use crate::venue::Catalog;
 
 /// Where GitHub reads code owners from.
@@ -39,4 +41,73 @@ pub fn render(catalog: &Catalog) -> String {
         }
     }
     out
+}
+
+/// The paths a CODEOWNERS file gives an owner to, as a set of globs.
+pub struct Owned {
+    globs: GlobSet,
+}
+
+impl Owned {
+    /// Reads the patterns of a CODEOWNERS file. Lines without owners (which remove ownership)
+    /// and patterns that do not compile are left out, so they cover nothing.
+    pub fn parse(text: &str) -> Owned {
+        let mut builder = GlobSetBuilder::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let (Some(pattern), Some(_owner)) = (words.next(), words.next()) else {
+                continue;
+            };
+            for glob in globs_for(pattern) {
+                if let Ok(glob) = GlobBuilder::new(&glob).literal_separator(true).build() {
+                    builder.add(glob);
+                }
+            }
+        }
+        let globs = builder.build().unwrap_or_else(|_| GlobSet::empty());
+        Owned { globs }
+    }
+
+    /// Whether a path relative to the repository has an owner.
+    pub fn covers(&self, path: &str) -> bool {
+        self.globs.is_match(path)
+    }
+}
+
+/// A CODEOWNERS pattern as globs over repository-relative paths, following gitignore rules:
+/// a leading `/` anchors at the root, a trailing `/` means everything below, and a pattern
+/// without a `/` in its middle matches at any depth.
+fn globs_for(pattern: &str) -> Vec<String> {
+    let anchored = pattern.starts_with('/') || pattern.trim_end_matches('/').contains('/');
+    let body = pattern.trim_start_matches('/');
+    let base = if anchored {
+        body.to_owned()
+    } else {
+        format!("**/{body}")
+    };
+    if let Some(folder) = base.strip_suffix('/') {
+        return vec![format!("{folder}/**")];
+    }
+    vec![base.clone(), format!("{base}/**")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_follow_gitignore_rules() {
+        let owned = Owned::parse(
+            "# comment\n/grants/unity/dev/ @a\n*.md @docs\ngrants/other @b\n/grants/unowned/\n",
+        );
+        assert!(owned.covers("grants/unity/dev/alice.yaml"));
+        assert!(!owned.covers("grants/unity/test/alice.yaml"));
+        assert!(owned.covers("docs/guide.md"));
+        assert!(owned.covers("grants/other/x/y.yaml"));
+        assert!(!owned.covers("grants/unowned/x.yaml"));
+        assert!(Owned::parse("* @everyone\n").covers("grants/a/b/c.yaml"));
+    }
 }

@@ -85,12 +85,15 @@ pub fn find_grants(grants_dir: &Path, paths: &[PathBuf]) -> Found {
             );
             continue;
         };
-        walk(&layout, grants_dir, &relative, &mut found);
+        walk(&layout, grants_dir, &relative, None, &mut found);
     }
-    found.grants.sort_by(|a, b| a.path.cmp(&b.path));
-    found.grants.dedup();
-    found.diagnostics.sort_by(|a, b| a.file.cmp(&b.file));
-    found.diagnostics.dedup();
+    // One walk yields sorted, distinct paths already; several roots may overlap.
+    if paths.len() > 1 {
+        found.grants.sort_by(|a, b| a.path.cmp(&b.path));
+        found.grants.dedup();
+        found.diagnostics.sort_by(|a, b| a.file.cmp(&b.file));
+        found.diagnostics.dedup();
+    }
     found
 }
 
@@ -108,20 +111,29 @@ fn relative_inside(grants_dir: &Path, path: &Path) -> Option<PathBuf> {
     Some(relative)
 }
 
-fn walk(layout: &Layout, grants_dir: &Path, relative: &Path, found: &mut Found) {
+/// Walks one path; `known` is its type when the listing of its folder already said, which
+/// saves asking the file system again for every file.
+fn walk(
+    layout: &Layout,
+    grants_dir: &Path,
+    relative: &Path,
+    known: Option<fs::FileType>,
+    found: &mut Found,
+) {
     let path = grants_dir.join(relative);
-    let metadata = match fs::symlink_metadata(&path) {
-        Ok(metadata) => metadata,
-        Err(error) => {
-            found.diagnostics.push(Diagnostic::file_error(
-                &path,
-                Code::Io,
-                format!("cannot read `{}`: {error}", path.display()),
-            ));
-            return;
-        }
-    };
-    if metadata.file_type().is_symlink() {
+    let file_type =
+        match known.map_or_else(|| fs::symlink_metadata(&path).map(|m| m.file_type()), Ok) {
+            Ok(file_type) => file_type,
+            Err(error) => {
+                found.diagnostics.push(Diagnostic::file_error(
+                    &path,
+                    Code::Io,
+                    format!("cannot read `{}`: {error}", path.display()),
+                ));
+                return;
+            }
+        };
+    if file_type.is_symlink() {
         found.diagnostics.push(
             Diagnostic::file_error(
                 &path,
@@ -132,7 +144,7 @@ fn walk(layout: &Layout, grants_dir: &Path, relative: &Path, found: &mut Found) 
         );
         return;
     }
-    if metadata.is_dir() {
+    if file_type.is_dir() {
         let entries = match fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(error) => {
@@ -144,13 +156,13 @@ fn walk(layout: &Layout, grants_dir: &Path, relative: &Path, found: &mut Found) 
                 return;
             }
         };
-        let mut children: Vec<PathBuf> = entries
+        let mut children: Vec<(std::ffi::OsString, Option<fs::FileType>)> = entries
             .filter_map(Result::ok)
-            .map(|entry| relative.join(entry.file_name()))
+            .map(|entry| (entry.file_name(), entry.file_type().ok()))
             .collect();
-        children.sort();
-        for child in children {
-            walk(layout, grants_dir, &child, found);
+        children.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+        for (name, file_type) in children {
+            walk(layout, grants_dir, &relative.join(name), file_type, found);
         }
         return;
     }

@@ -199,7 +199,7 @@ fn describe(catalog: &Catalog, checked: &CheckedGrant, today: Date) -> Option<Pl
     let venue = catalog.find(&id.project, &id.venue)?;
     let grant = &checked.grant;
     let policy = policy::session_policy(grant, venue)
-        .map(|p| policy::compact(&p))
+        .map(|p| p.compact())
         .unwrap_or_default();
     let login = grant.requester.login();
     let mut tags = Vec::new();
@@ -226,7 +226,7 @@ fn describe(catalog: &Catalog, checked: &CheckedGrant, today: Date) -> Option<Pl
         recipients: grant.recipients.clone(),
         requester: grant.requester.email.clone(),
         revision: grant.revision,
-        digest: checked.digest.clone(),
+        digest: checked.digest(),
         id: id.clone(),
     })
 }

@@ -6,7 +6,7 @@
 //! accepts at most 2048 characters of policy text, counted without whitespace; the validator
 //! checks the length before anything is sent.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::grant::{AccessKind, Grant};
 use crate::venue::Venue;
@@ -22,8 +22,51 @@ pub enum PolicyError {
     NoBucket(AccessKind),
 }
 
-/// The session policy for `grant` in `venue`, as a JSON document.
-pub fn session_policy(grant: &Grant, venue: &Venue) -> Result<Value, PolicyError> {
+/// An IAM policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Policy {
+    version: &'static str,
+    statement: Vec<Statement>,
+}
+
+/// One `Allow` statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement {
+    sid: &'static str,
+    effect: &'static str,
+    action: Vec<&'static str>,
+    resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<Condition>,
+}
+
+/// `{"StringLike": {"s3:prefix": [...]}}`, the only condition stsgrant writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Condition {
+    #[serde(rename = "StringLike")]
+    string_like: PrefixCondition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct PrefixCondition {
+    #[serde(rename = "s3:prefix")]
+    prefix: Vec<String>,
+}
+
+fn allow(sid: &'static str, action: &[&'static str], resource: String) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        action: action.to_vec(),
+        resource,
+        condition: None,
+    }
+}
+
+/// The session policy for `grant` in `venue`.
+pub fn session_policy(grant: &Grant, venue: &Venue) -> Result<Policy, PolicyError> {
     let mut statements = Vec::new();
     let partition = venue.partition.as_str();
     let mut access = grant.access.clone();
@@ -41,31 +84,29 @@ pub fn session_policy(grant: &Grant, venue: &Venue) -> Result<Value, PolicyError
         let bucket = venue.bucket.as_deref().ok_or(PolicyError::NoBucket(kind))?;
         let prefix = grant.s3_prefix.as_deref().unwrap_or("");
         let objects = format!("arn:{partition}:s3:::{bucket}/{prefix}*");
-        let mut list = json!({
-            "Sid": "ListBucket",
-            "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-            "Resource": format!("arn:{partition}:s3:::{bucket}"),
-        });
+        let mut list = allow(
+            "ListBucket",
+            &["s3:ListBucket", "s3:GetBucketLocation"],
+            format!("arn:{partition}:s3:::{bucket}"),
+        );
         if !prefix.is_empty() {
-            list["Condition"] = json!({"StringLike": {"s3:prefix": [format!("{prefix}*")]}});
+            let string_like = PrefixCondition {
+                prefix: vec![format!("{prefix}*")],
+            };
+            list.condition = Some(Condition { string_like });
         }
         statements.push(list);
         if s3_read {
-            statements.push(json!({
-                "Sid": "S3Read",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
-                "Resource": objects,
-            }));
+            let actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"];
+            statements.push(allow("S3Read", &actions, objects.clone()));
         }
         if s3_write {
-            statements.push(json!({
-                "Sid": "S3Write",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                "Resource": objects,
-            }));
+            let actions = [
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ];
+            statements.push(allow("S3Write", &actions, objects));
         }
     }
 
@@ -77,13 +118,12 @@ pub fn session_policy(grant: &Grant, venue: &Venue) -> Result<Value, PolicyError
             "arn:{partition}:ecr:{}:{}:repository/{prefix}{pattern}",
             venue.region, venue.account_id
         );
-        statements.push(json!({
-            "Sid": "EcrLogin",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",
-        }));
-        let mut actions: Vec<&str> = Vec::new();
+        statements.push(allow(
+            "EcrLogin",
+            &["ecr:GetAuthorizationToken"],
+            "*".to_owned(),
+        ));
+        let mut actions: Vec<&'static str> = Vec::new();
         for kind in ecr {
             actions.extend(match kind {
                 AccessKind::EcrCreate => &["ecr:CreateRepository", "ecr:DescribeRepositories"][..],
@@ -106,20 +146,20 @@ pub fn session_policy(grant: &Grant, venue: &Venue) -> Result<Value, PolicyError
         }
         actions.sort_unstable();
         actions.dedup();
-        statements.push(json!({
-            "Sid": "EcrRepositories",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": repositories,
-        }));
+        statements.push(allow("EcrRepositories", &actions, repositories));
     }
 
-    Ok(json!({"Version": "2012-10-17", "Statement": statements}))
+    Ok(Policy {
+        version: "2012-10-17",
+        statement: statements,
+    })
 }
 
-/// The policy as STS receives it: compact JSON, whose length counts against the limit.
-pub fn compact(policy: &Value) -> String {
-    policy.to_string()
+impl Policy {
+    /// The policy as STS receives it: compact JSON, whose length counts against the limit.
+    pub fn compact(&self) -> String {
+        serde_json::to_string(self).expect("a policy of strings serializes")
+    }
 }
 
 #[cfg(test)]
@@ -176,8 +216,8 @@ mod tests {
         let policy =
             session_policy(&grant(&[AccessKind::S3Read]), &venue()).expect("venue has a bucket");
         assert_eq!(
-            compact(&policy),
-            r#"{"Statement":[{"Action":["s3:ListBucket","s3:GetBucketLocation"],"Condition":{"StringLike":{"s3:prefix":["in/a/*"]}},"Effect":"Allow","Resource":"arn:aws-us-gov:s3:::data","Sid":"ListBucket"},{"Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectTagging"],"Effect":"Allow","Resource":"arn:aws-us-gov:s3:::data/in/a/*","Sid":"S3Read"}],"Version":"2012-10-17"}"#
+            policy.compact(),
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"ListBucket","Effect":"Allow","Action":["s3:ListBucket","s3:GetBucketLocation"],"Resource":"arn:aws-us-gov:s3:::data","Condition":{"StringLike":{"s3:prefix":["in/a/*"]}}},{"Sid":"S3Read","Effect":"Allow","Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectTagging"],"Resource":"arn:aws-us-gov:s3:::data/in/a/*"}]}"#
         );
     }
 
@@ -188,9 +228,13 @@ mod tests {
             &venue(),
         )
         .expect("no bucket needed");
+        let policy: serde_json::Value = serde_json::from_str(&policy.compact()).expect("JSON");
         let statements = policy["Statement"].as_array().expect("statements");
         assert_eq!(statements.len(), 2);
-        assert_eq!(statements[0]["Action"], "ecr:GetAuthorizationToken");
+        assert_eq!(
+            statements[0]["Action"],
+            serde_json::json!(["ecr:GetAuthorizationToken"])
+        );
         assert_eq!(
             statements[1]["Resource"],
             "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/unity-dev/a-*"
@@ -210,9 +254,9 @@ mod tests {
         let policy =
             session_policy(&grant(&AccessKind::ALL), &venue()).expect("venue has a bucket");
         assert!(
-            compact(&policy).len() < MAX_POLICY_CHARS,
+            policy.compact().len() < MAX_POLICY_CHARS,
             "{}",
-            compact(&policy).len()
+            policy.compact().len()
         );
     }
 

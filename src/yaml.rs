@@ -9,6 +9,7 @@
 //! exact value it is about.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
@@ -27,22 +28,60 @@ pub const MAX_NODES: usize = 100_000;
 pub struct Document {
     /// The document's content.
     pub value: Value,
-    values: HashMap<String, Position>,
-    keys: HashMap<String, Position>,
+    /// Every node in document order; a parent always comes before its children.
+    nodes: Vec<Node>,
+    /// JSON pointer to node, made on the first lookup: most documents have no problem to
+    /// point at, and building pointers for every node would cost more than the parse.
+    index: OnceLock<HashMap<String, usize>>,
+}
+
+/// Where one value sits, and how to reach it from its parent.
+#[derive(Debug)]
+struct Node {
+    parent: Option<usize>,
+    segment: Segment,
+    value: Position,
+    key: Option<Position>,
+}
+
+#[derive(Debug)]
+enum Segment {
+    Root,
+    Key(Box<str>),
+    Index(usize),
 }
 
 impl Document {
     /// The position of the value at a JSON pointer (`/access/1`); the root for `""`.
     pub fn value_position(&self, pointer: &str) -> Option<Position> {
-        self.values.get(pointer).copied()
+        self.node(pointer).map(|node| node.value)
     }
 
     /// The position of the key whose value is at a JSON pointer, falling back to the value.
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
-        self.keys
-            .get(pointer)
-            .or_else(|| self.values.get(pointer))
-            .copied()
+        self.node(pointer)
+            .map(|node| node.key.unwrap_or(node.value))
+    }
+
+    fn node(&self, pointer: &str) -> Option<&Node> {
+        let index = self.index.get_or_init(|| {
+            let mut pointers: Vec<String> = Vec::with_capacity(self.nodes.len());
+            for node in &self.nodes {
+                let parent = node.parent.map_or("", |p| pointers[p].as_str());
+                let pointer = match &node.segment {
+                    Segment::Root => String::new(),
+                    Segment::Key(key) => format!("{parent}/{}", escape_pointer(key)),
+                    Segment::Index(i) => format!("{parent}/{i}"),
+                };
+                pointers.push(pointer);
+            }
+            pointers
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (p, i))
+                .collect()
+        });
+        index.get(pointer).map(|&i| &self.nodes[i])
     }
 }
 
@@ -124,15 +163,15 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     Ok(builder.doc)
 }
 
-/// A mapping or sequence being filled, with the JSON pointer of where it goes.
+/// A mapping or sequence being filled, with its node.
 enum Open {
     Mapping {
-        pointer: String,
+        node: usize,
         map: Map<String, Value>,
-        key: Option<(String, Span)>,
+        key: Option<(String, Position)>,
     },
     Sequence {
-        pointer: String,
+        node: usize,
         items: Vec<Value>,
     },
 }
@@ -170,7 +209,7 @@ impl Builder {
             }
             Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 self.refuse_anchor_and_tag(anchor, tag.is_some(), span)?;
-                let pointer = self.child_pointer(span)?;
+                let node = self.add_node(span)?;
                 if self.stack.len() >= MAX_DEPTH {
                     return Err(YamlError::new(
                         Code::YamlTooDeep,
@@ -178,18 +217,16 @@ impl Builder {
                         format!("the document is nested more than {MAX_DEPTH} levels deep"),
                     ));
                 }
-                self.count(span)?;
-                self.doc.values.insert(pointer.clone(), position(span));
                 self.stack
                     .push(if matches!(event, Event::MappingStart(..)) {
                         Open::Mapping {
-                            pointer,
+                            node,
                             map: Map::new(),
                             key: None,
                         }
                     } else {
                         Open::Sequence {
-                            pointer,
+                            node,
                             items: Vec::new(),
                         }
                     });
@@ -239,8 +276,7 @@ impl Builder {
     }
 
     fn scalar(&mut self, text: &str, style: ScalarStyle, span: Span) -> Result<(), YamlError> {
-        self.count(span)?;
-        if let Some(Open::Mapping { pointer, map, key }) = self.stack.last_mut()
+        if let Some(Open::Mapping { map, key, .. }) = self.stack.last_mut()
             && key.is_none()
         {
             let plain = style == ScalarStyle::Plain;
@@ -259,9 +295,7 @@ impl Builder {
                     format!("key `{text}` appears twice in this mapping"),
                 ));
             }
-            let child = format!("{pointer}/{}", escape_pointer(text));
-            self.doc.keys.insert(child, position(span));
-            *key = Some((text.to_owned(), span));
+            *key = Some((text.to_owned(), position(span)));
             return Ok(());
         }
         let value = if style == ScalarStyle::Plain {
@@ -279,28 +313,39 @@ impl Builder {
         } else {
             Value::String(text.to_owned())
         };
-        let pointer = self.child_pointer(span)?;
-        self.doc.values.insert(pointer, position(span));
+        self.add_node(span)?;
         self.place(value);
         Ok(())
     }
 
-    /// The JSON pointer of the node that starts now.
-    fn child_pointer(&mut self, span: Span) -> Result<String, YamlError> {
-        match self.stack.last() {
-            None => Ok(String::new()),
-            Some(Open::Sequence { pointer, items }) => Ok(format!("{pointer}/{}", items.len())),
+    /// Records the node that starts now, under the open mapping or sequence; returns its index.
+    fn add_node(&mut self, span: Span) -> Result<usize, YamlError> {
+        self.count(span)?;
+        let (parent, segment, key) = match self.stack.last() {
+            None => (None, Segment::Root, None),
+            Some(Open::Sequence { node, items }) => {
+                (Some(*node), Segment::Index(items.len()), None)
+            }
             Some(Open::Mapping {
-                pointer,
-                key: Some((key, _)),
+                node,
+                key: Some((key, at)),
                 ..
-            }) => Ok(format!("{pointer}/{}", escape_pointer(key))),
-            Some(Open::Mapping { key: None, .. }) => Err(YamlError::new(
-                Code::YamlNonStringKey,
-                span,
-                "mapping keys must be plain strings, not mappings or sequences",
-            )),
-        }
+            }) => (Some(*node), Segment::Key(key.as_str().into()), Some(*at)),
+            Some(Open::Mapping { key: None, .. }) => {
+                return Err(YamlError::new(
+                    Code::YamlNonStringKey,
+                    span,
+                    "mapping keys must be plain strings, not mappings or sequences",
+                ));
+            }
+        };
+        self.doc.nodes.push(Node {
+            parent,
+            segment,
+            value: position(span),
+            key,
+        });
+        Ok(self.doc.nodes.len() - 1)
     }
 
     fn place(&mut self, value: Value) {

@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::codeowners::{CODEOWNERS_FILE, Owned};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::grant::{Grant, GrantId};
 use crate::load::{self, CATALOG_FILE, GrantFile};
@@ -41,8 +42,8 @@ pub struct CheckedGrant {
     pub file: GrantFile,
     /// Its content.
     pub grant: Grant,
-    /// `sha256:` of the file's bytes; a changed file is a new grant revision.
-    pub digest: String,
+    /// The file's text, for its digest.
+    source: String,
     /// Whether any error was found in it.
     pub has_errors: bool,
 }
@@ -51,6 +52,12 @@ impl CheckedGrant {
     /// Project, venue and name.
     pub fn id(&self) -> &GrantId {
         &self.file.id
+    }
+
+    /// `sha256:` of the file's bytes; a changed file is a new grant revision. Computed on
+    /// demand, since only planning needs it.
+    pub fn digest(&self) -> String {
+        format!("sha256:{:x}", Sha256::digest(self.source.as_bytes()))
     }
 }
 
@@ -90,20 +97,14 @@ pub fn check(options: &CheckOptions) -> Checked {
 
     let files_checked = found.grants.len() + 1;
     let mut grants = Vec::with_capacity(found.grants.len());
-    for file in found.grants {
-        let mut grant_diagnostics = Vec::new();
-        if let Some(grant) = read_grant(
-            &schemas,
-            catalog.as_ref(),
-            file,
-            options.today,
-            &mut grant_diagnostics,
-        ) {
-            grants.push(grant);
-        }
+    for (grant, grant_diagnostics) in
+        read_grants(&schemas, catalog.as_ref(), found.grants, options.today)
+    {
+        grants.extend(grant);
         diagnostics.extend(grant_diagnostics);
     }
     diagnostics.extend(check_across(catalog.as_ref(), &mut grants, options.today));
+    diagnostics.extend(check_owners(&options.grants_dir, &mut grants));
 
     Checked {
         catalog,
@@ -111,6 +112,40 @@ pub fn check(options: &CheckOptions) -> Checked {
         diagnostics,
         files_checked,
     }
+}
+
+/// Reads and checks grant files on every core, keeping their order.
+fn read_grants(
+    schemas: &Schemas,
+    catalog: Option<&Catalog>,
+    files: Vec<GrantFile>,
+    today: Date,
+) -> Vec<(Option<CheckedGrant>, Vec<Diagnostic>)> {
+    let read_one = |file: GrantFile| {
+        let mut diagnostics = Vec::new();
+        let grant = read_grant(schemas, catalog, file, today, &mut diagnostics);
+        (grant, diagnostics)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || files.len() < 64 {
+        return files.into_iter().map(read_one).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    let mut files = files.into_iter();
+    let chunks: Vec<Vec<GrantFile>> = std::iter::from_fn(|| {
+        Some(files.by_ref().take(chunk).collect::<Vec<_>>()).filter(|c| !c.is_empty())
+    })
+    .collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("checking a grant does not panic"))
+            .collect()
+    })
 }
 
 fn read_catalog(
@@ -211,11 +246,10 @@ fn read_grant(
         None => {}
     }
     let has_errors = catalog.is_none() || diagnostics[before..].iter().any(Diagnostic::is_error);
-    let digest = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
     Some(CheckedGrant {
         file,
         grant,
-        digest,
+        source: text,
         has_errors,
     })
 }
@@ -276,6 +310,38 @@ fn check_across(
             grants[i].has_errors = true;
         } else {
             sessions.insert(key, i);
+        }
+    }
+    found
+}
+
+/// When the repository has a CODEOWNERS file, every grant must have an owner in it; a grant
+/// nobody owns could be merged without the venue's approval.
+fn check_owners(grants_dir: &Path, grants: &mut [CheckedGrant]) -> Vec<Diagnostic> {
+    let repository = grants_dir.parent().unwrap_or(Path::new(""));
+    let Ok(text) = std::fs::read_to_string(repository.join(CODEOWNERS_FILE)) else {
+        return Vec::new();
+    };
+    let owned = Owned::parse(&text);
+    let mut found = Vec::new();
+    for grant in grants.iter_mut() {
+        let relative = grant
+            .file
+            .path
+            .strip_prefix(repository)
+            .unwrap_or(&grant.file.path);
+        if !owned.covers(&relative.to_string_lossy()) {
+            found.push(
+                Diagnostic::file_error(
+                    &grant.file.path,
+                    Code::Codeowners,
+                    format!(
+                        "no `{CODEOWNERS_FILE}` entry covers this grant, so no approver is required"
+                    ),
+                )
+                .with_hint("add its venue to the catalog and run `stsgrant codeowners --write`"),
+            );
+            grant.has_errors = true;
         }
     }
     found

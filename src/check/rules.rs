@@ -214,7 +214,7 @@ pub fn check_grant(
 
     match policy::session_policy(grant, venue) {
         Ok(document) => {
-            let length = policy::compact(&document).len();
+            let length = document.compact().len();
             if length > MAX_POLICY_CHARS {
                 found.push(source.error(
                     "/access",
