@@ -9,6 +9,8 @@ pub mod schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::civil::Date;
 use serde::Deserialize as _;
@@ -130,22 +132,36 @@ fn read_grants(
     if threads < 2 || files.len() < 64 {
         return files.into_iter().map(read_one).collect();
     }
-    let chunk = files.len().div_ceil(threads);
-    let mut files = files.into_iter();
-    let chunks: Vec<Vec<GrantFile>> = std::iter::from_fn(|| {
-        Some(files.by_ref().take(chunk).collect::<Vec<_>>()).filter(|c| !c.is_empty())
-    })
-    .collect();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("checking a grant does not panic"))
-            .collect()
-    })
+    // Workers take the next file as they finish the last, so a slow disk read or a large
+    // file holds up one worker, not a whole share of the files.
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<GrantFile>>> =
+        files.into_iter().map(|f| Mutex::new(Some(f))).collect();
+    let mut done: Vec<(usize, (Option<CheckedGrant>, Vec<Diagnostic>))> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(slot) = slots.get(i) else { break };
+                            let file = slot.lock().expect("no worker panics holding a slot").take();
+                            if let Some(file) = file {
+                                mine.push((i, read_one(file)));
+                            }
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("checking a grant does not panic"))
+                .collect()
+        });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 fn read_catalog(
