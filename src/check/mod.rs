@@ -116,13 +116,16 @@ pub fn check(options: &CheckOptions) -> Checked {
     }
 }
 
+/// A grant file's outcome: the grant when it could be read, and its problems.
+type GrantResult = (Option<CheckedGrant>, Vec<Diagnostic>);
+
 /// Reads and checks grant files on every core, keeping their order.
 fn read_grants(
     schemas: &Schemas,
     catalog: Option<&Catalog>,
     files: Vec<GrantFile>,
     today: Date,
-) -> Vec<(Option<CheckedGrant>, Vec<Diagnostic>)> {
+) -> Vec<GrantResult> {
     let read_one = |file: GrantFile| {
         let mut diagnostics = Vec::new();
         let grant = read_grant(schemas, catalog, file, today, &mut diagnostics);
@@ -137,29 +140,28 @@ fn read_grants(
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<GrantFile>>> =
         files.into_iter().map(|f| Mutex::new(Some(f))).collect();
-    let mut done: Vec<(usize, (Option<CheckedGrant>, Vec<Diagnostic>))> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(slot) = slots.get(i) else { break };
-                            let file = slot.lock().expect("no worker panics holding a slot").take();
-                            if let Some(file) = file {
-                                mine.push((i, read_one(file)));
-                            }
+    let mut done: Vec<(usize, GrantResult)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = slots.get(i) else { break };
+                        let file = slot.lock().expect("no worker panics holding a slot").take();
+                        if let Some(file) = file {
+                            mine.push((i, read_one(file)));
                         }
-                        mine
-                    })
+                    }
+                    mine
                 })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("checking a grant does not panic"))
-                .collect()
-        });
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("checking a grant does not panic"))
+            .collect()
+    });
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, result)| result).collect()
 }
