@@ -6,12 +6,12 @@
 //! atomically with mode 0600, and record the outcome. The plaintext exists only in memory,
 //! in buffers that are zeroized when dropped. One grant's failure never stops the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -375,7 +375,7 @@ pub fn sealed_path(out_dir: &Path, planned: &PlannedGrant) -> PathBuf {
 /// temporary file in the same folder, synced, then renamed over the target.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(folder)?;
+    ensure_folder(folder)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -395,6 +395,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result
         let _ = fs::remove_file(&temporary);
     }
     result
+}
+
+/// Creates a folder and its parents, once per run: many grants share a venue's folder, and
+/// asking the file system again for each of them costs more than the rest of the write.
+pub fn ensure_folder(folder: &Path) -> std::io::Result<()> {
+    static MADE: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let made = MADE.get_or_init(Mutex::default);
+    if made
+        .lock()
+        .expect("no thread panics holding the folder list")
+        .contains(folder)
+    {
+        return Ok(());
+    }
+    fs::create_dir_all(folder)?;
+    made.lock()
+        .expect("no thread panics holding the folder list")
+        .insert(folder.to_owned());
+    Ok(())
 }
 
 /// The manifest written beside the sealed files: which grant, session and expiry each file

@@ -291,7 +291,7 @@ impl RecordStore {
             RecordStore::Files(dir) => {
                 let path = self.file_path(dir, record);
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                    crate::issue::ensure_folder(parent).map_err(|source| StoreError::Io {
                         action: "create folder for",
                         path: path.clone(),
                         source,
