@@ -4,6 +4,7 @@
 //! writes to stdout (data a pipe wants) and stderr (everything for people).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod audit;
 mod issue;
 mod new;
 mod people;
@@ -50,6 +51,8 @@ enum Command {
     Codeowners(people::CodeownersArgs),
     /// List grants past their `not_after`; `--write` removes their files.
     Prune(people::PruneArgs),
+    /// Print the issuance history from the record store.
+    Audit(audit::AuditArgs),
 }
 
 /// An error that stops a command as a whole (not a problem in one grant).
@@ -132,6 +135,7 @@ pub fn run(args: Args) -> Result<ExitCode, Error> {
         Command::New(command) => new::new(&command, args.grants, today),
         Command::Codeowners(command) => people::codeowners(&command, args.grants, today),
         Command::Prune(command) => people::prune(&command, args.grants, today),
+        Command::Audit(command) => runtime()?.block_on(audit::audit(&command)),
     }
 }
 
