@@ -35,6 +35,8 @@ pub struct IssueOptions {
     pub jobs: usize,
     /// The commit the run works from, for the records and the manifest.
     pub commit: Option<String>,
+    /// How old a temporary file must be before it is taken for one a dead run left.
+    pub stale: std::time::Duration,
 }
 
 /// How one grant ended.
@@ -96,6 +98,10 @@ pub async fn issue(
     records: RecordStore,
     options: &IssueOptions,
 ) -> Vec<GrantOutcome> {
+    sweep_temporary_files(&options.out_dir, options.stale);
+    if let RecordStore::Files(dir) = &records {
+        sweep_temporary_files(dir, options.stale);
+    }
     let external_ids = read_external_ids(plan, &aws).await;
     let limit = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
@@ -397,6 +403,49 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result
     result
 }
 
+/// Removes temporary files that a run killed mid-write left in `folder` and below: those of
+/// a process that no longer exists, or older than `stale`. A live run's files are left alone.
+pub fn sweep_temporary_files(folder: &Path, stale: std::time::Duration) -> usize {
+    let mut removed = 0;
+    let Ok(entries) = fs::read_dir(folder) else {
+        return 0;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            removed += sweep_temporary_files(&path, stale);
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_suffix(".tmp").and_then(|n| n.rsplit('.').next()) else {
+            continue;
+        };
+        if !name.starts_with('.') {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > stale));
+        if (old || !process_alive(pid)) && fs::remove_file(&path).is_ok() {
+            tracing::warn!(file = %path.display(), "removed a temporary file an interrupted run left");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether the process with this id still runs; where that cannot be told, it is assumed to.
+fn process_alive(pid: &str) -> bool {
+    if !cfg!(target_os = "linux") || pid.parse::<u32>().is_err() {
+        return true;
+    }
+    Path::new("/proc").join(pid).exists()
+}
+
 /// Creates a folder and its parents, once per run: many grants share a venue's folder, and
 /// asking the file system again for each of them costs more than the rest of the write.
 pub fn ensure_folder(folder: &Path) -> std::io::Result<()> {
@@ -495,6 +544,23 @@ mod tests {
             &format!("sha256:{}", "0".repeat(64)),
             &actual
         ));
+    }
+
+    #[test]
+    fn only_temporary_files_of_dead_runs_are_swept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let venue = dir.path().join("unity/dev");
+        fs::create_dir_all(&venue).expect("folders");
+        let dead = venue.join(".a.age.4294967295.tmp");
+        let alive = venue.join(format!(".b.age.{}.tmp", std::process::id()));
+        let sealed = venue.join("c.age");
+        for file in [&dead, &alive, &sealed] {
+            fs::write(file, b"x").expect("written");
+        }
+        let removed = sweep_temporary_files(dir.path(), std::time::Duration::from_secs(900));
+        assert_eq!(removed, 1);
+        assert!(!dead.exists());
+        assert!(alive.exists() && sealed.exists());
     }
 
     #[test]

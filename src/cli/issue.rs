@@ -167,6 +167,9 @@ pub async fn issue(args: &IssueArgs, grants_dir: PathBuf, today: Date) -> Result
         out_dir: args.out.clone(),
         jobs: args.jobs,
         commit: args.commit.clone().or_else(stsgrant::git::head),
+        stale: std::time::Duration::from_secs(
+            u64::try_from(args.selection.lease.max(0)).unwrap_or(0) * 60,
+        ),
     };
     let outcomes = issue::issue(&prepared.plan, prepared.aws, records, &options).await;
     if outcomes

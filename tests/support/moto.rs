@@ -116,6 +116,11 @@ impl MotoServer {
             .is_ok_and(|response| response.status == 200)
     }
 
+    /// The server's loopback address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The URL to put in `AWS_ENDPOINT_URL`, e.g. `http://127.0.0.1:40123`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
