@@ -152,6 +152,51 @@ fn each_invalid_fixture_gives_its_diagnostic_at_its_position() {
 }
 
 #[test]
+fn each_invalid_catalog_gives_its_diagnostic_at_its_position() {
+    let folder = repository_root().join("tests/fixtures/invalid-venues");
+    let expected = fs::read_to_string(folder.join("expected.txt")).expect("expected.txt");
+    let mut seen = 0;
+    for line in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let [name, code, position] = line.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("malformed line in expected.txt: {line}");
+        };
+        let (want_line, want_column) = position.split_once(':').expect("line:column");
+        let repo = Repo::new();
+        repo.write(
+            "grants/venues.yaml",
+            &fs::read(folder.join(name)).expect("fixture"),
+        );
+        let started = std::time::Instant::now();
+        let (exit, json) = repo.validate_json(&[]);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{name} took too long"
+        );
+        let found = findings(&json);
+        assert_eq!(exit, 1, "{name}: {found:?}");
+        assert_eq!(
+            found.first(),
+            Some(&(
+                code.to_owned(),
+                want_line.parse().expect("line"),
+                want_column.parse().expect("column")
+            )),
+            "{name}: {found:?}"
+        );
+        assert_eq!(
+            json["diagnostics"][0]["file"], "grants/venues.yaml",
+            "{name}"
+        );
+        seen += 1;
+    }
+    let fixtures = fs::read_dir(&folder).expect("folder").count() - 1;
+    assert_eq!(seen, fixtures, "every fixture has a line in expected.txt");
+}
+
+#[test]
 fn a_grant_copied_into_another_venue_fails_path_binding() {
     let repo = Repo::new();
     let example =

@@ -11,7 +11,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use crate::diagnostic::{Code, Diagnostic, Position};
-use crate::grant::{AccessKind, Grant};
+use crate::grant::Grant;
 use crate::venue::Catalog;
 use crate::yaml::Document;
 
@@ -114,15 +114,17 @@ fn to_diagnostic(
                 format!("missing field `{name}`{}", in_field(&field)),
             )
         }
-        ValidationErrorKind::OneOfNotValid { .. } if is_access_item(&pointer) => {
-            let names: Vec<String> = AccessKind::ALL.iter().map(|a| format!("`{a}`")).collect();
+        ValidationErrorKind::OneOfNotValid { context } if one_of_constants(context).is_some() => {
+            let allowed = one_of_constants(context).unwrap_or_default();
             let found = error.instance().to_string();
+            let what = if is_access_item(&pointer) {
+                "a kind of access"
+            } else {
+                "one of the choices"
+            };
             (
                 doc.value_position(&pointer),
-                format!(
-                    "`{field}`: {found} is not a kind of access; use {}",
-                    names.join(", ")
-                ),
+                format!("`{field}`: {found} is not {what}; use {allowed}"),
             )
         }
         _ => {
@@ -136,6 +138,22 @@ fn to_diagnostic(
     };
     let position = position.unwrap_or(Position::new(1, 1));
     Diagnostic::error_at(file, source, position, Code::Schema, message)
+}
+
+/// The choices of a `oneOf` whose every branch is a constant (how enums with documented
+/// variants are written), as `` `a`, `b` ``; `None` when a branch is something else.
+fn one_of_constants(context: &[Vec<ValidationError<'static>>]) -> Option<String> {
+    let mut names = Vec::new();
+    for branch in context {
+        let [error] = branch.as_slice() else {
+            return None;
+        };
+        let ValidationErrorKind::Constant { expected_value } = error.kind() else {
+            return None;
+        };
+        names.push(format!("`{}`", expected_value.as_str()?));
+    }
+    (!names.is_empty()).then(|| names.join(", "))
 }
 
 /// Whether a JSON pointer is an item of an access list (`/access/1`, `/venues/0/allowed_access/2`).
