@@ -260,6 +260,49 @@ fn issue_sends_exactly_the_planned_call_and_seals_what_age_opens() {
 }
 
 #[test]
+fn what_age_decrypts_works_as_an_aws_credential() {
+    let world = World::with_external_ids();
+    assert_eq!(world.issue("out").status.code(), Some(0));
+    let json = age_decrypt(
+        &example_identity("alice.txt"),
+        &world.path("out/unity/dev/alice-upload.age"),
+    );
+    let field = |name: &str| {
+        json["Credentials"][name]
+            .as_str()
+            .expect("a credential field")
+            .to_owned()
+    };
+    let credentials = aws_sdk_sts::config::Credentials::new(
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        Some(field("SessionToken")),
+        None,
+        "decrypted with age",
+    );
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .credentials_provider(credentials)
+        .region(aws_config::Region::new("us-west-2"))
+        .endpoint_url(world.moto.endpoint())
+        .build();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let caller = runtime
+        .block_on(
+            aws_sdk_sts::Client::from_conf(config)
+                .get_caller_identity()
+                .send(),
+        )
+        .expect("the decrypted credential is accepted");
+    assert_eq!(
+        caller.arn.as_deref(),
+        Some(
+            "arn:aws:sts::123456789012:assumed-role/unity-unity-dev-sts/alice-example-alice-upload-20261203"
+        )
+    );
+}
+
+#[test]
 fn a_rerun_issues_nothing_twice() {
     let world = World::with_external_ids();
     assert_eq!(world.issue("out").status.code(), Some(0));

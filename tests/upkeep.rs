@@ -185,6 +185,67 @@ fn codeowners_check_fails_when_the_catalog_changes() {
 }
 
 #[test]
+fn a_grant_no_codeowners_entry_covers_is_an_error() {
+    let dir = repo();
+    fs::create_dir_all(dir.path().join(".github")).expect("folder");
+    fs::write(
+        dir.path().join(".github/CODEOWNERS"),
+        "/grants/unity/dev/ @unity-sds/dev-admins\n",
+    )
+    .expect("written");
+    let output = stsgrant(dir.path(), &["validate", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        json["diagnostics"][0]["file"],
+        "grants/unity/test/carol-read.yaml"
+    );
+    assert_eq!(json["diagnostics"][0]["code"], "codeowners");
+    assert_eq!(json["diagnostics"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn the_iam_policy_files_are_policies() {
+    for name in [
+        "issuer-policy.json",
+        "issuer-trust-policy.json",
+        "venue-role-trust-policy.json",
+    ] {
+        let text =
+            fs::read_to_string(repository_root().join("docs/iam").join(name)).expect("policy file");
+        let policy: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(policy["Version"], "2012-10-17", "{name}");
+        let statements = policy["Statement"].as_array().expect("statements");
+        assert!(!statements.is_empty(), "{name}");
+        for statement in statements {
+            assert!(
+                matches!(statement["Effect"].as_str(), Some("Allow" | "Deny")),
+                "{name}"
+            );
+            assert!(
+                statement["Action"].is_string() || statement["Action"].is_array(),
+                "{name}"
+            );
+        }
+    }
+    let trust = fs::read_to_string(repository_root().join("docs/iam/issuer-trust-policy.json"))
+        .expect("trust");
+    let trust: serde_json::Value = serde_json::from_str(&trust).expect("JSON");
+    let condition = &trust["Statement"][0]["Condition"]["StringEquals"];
+    assert_eq!(
+        condition["token.actions.githubusercontent.com:aud"],
+        "sts.amazonaws.com"
+    );
+    let subject = condition["token.actions.githubusercontent.com:sub"]
+        .as_str()
+        .expect("a pinned subject");
+    assert!(
+        subject.ends_with(":environment:stsgrant-issue") && !subject.contains('*'),
+        "{subject}"
+    );
+}
+
+#[test]
 fn prune_lists_then_removes_expired_grants() {
     let dir = repo();
     let later = |args: &[&str]| {

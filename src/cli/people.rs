@@ -63,6 +63,8 @@ pub fn open(args: &OpenArgs) -> Result<ExitCode, Error> {
         if !std::io::stdin().is_terminal() {
             return None;
         }
+        // TODO: hide the passphrase as it is typed; that needs a terminal crate this project
+        // does not depend on yet, and until then the key's passphrase shows on screen.
         eprint!("passphrase for `{}`: ", identity.display());
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).ok()?;
