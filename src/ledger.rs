@@ -227,12 +227,7 @@ impl RecordStore {
                 for entry in entries.filter_map(Result::ok) {
                     let path = entry.path();
                     if path.extension().is_some_and(|e| e == "json") {
-                        let text = fs::read_to_string(&path).map_err(|source| StoreError::Io {
-                            action: "read",
-                            path: path.clone(),
-                            source,
-                        })?;
-                        records.push(parse_record(&path.display().to_string(), &text)?);
+                        records.push(read_record_file(&path)?);
                     }
                 }
             }
@@ -262,13 +257,7 @@ impl RecordStore {
                         if path.is_dir() {
                             folders.push(path);
                         } else if path.extension().is_some_and(|e| e == "json") {
-                            let text =
-                                fs::read_to_string(&path).map_err(|source| StoreError::Io {
-                                    action: "read",
-                                    path: path.clone(),
-                                    source,
-                                })?;
-                            records.push(parse_record(&path.display().to_string(), &text)?);
+                            records.push(read_record_file(&path)?);
                         }
                     }
                 }
@@ -291,7 +280,7 @@ impl RecordStore {
             RecordStore::Files(dir) => {
                 let path = self.file_path(dir, record);
                 if let Some(parent) = path.parent() {
-                    crate::issue::ensure_folder(parent).map_err(|source| StoreError::Io {
+                    crate::output::ensure_folder(parent).map_err(|source| StoreError::Io {
                         action: "create folder for",
                         path: path.clone(),
                         source,
@@ -336,7 +325,7 @@ impl RecordStore {
         match self {
             RecordStore::Files(dir) => {
                 let path = self.file_path(dir, record);
-                crate::issue::write_atomically(&path, json.as_bytes(), 0o644).map_err(|source| {
+                crate::output::write_atomically(&path, json.as_bytes(), 0o644).map_err(|source| {
                     StoreError::Io {
                         action: "write",
                         path,
@@ -362,6 +351,15 @@ fn ssm_name(root: &str, record: &IssuanceRecord) -> String {
         record.revision_key(),
         record.attempt
     )
+}
+
+fn read_record_file(path: &std::path::Path) -> Result<IssuanceRecord, StoreError> {
+    let text = fs::read_to_string(path).map_err(|source| StoreError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_record(&path.display().to_string(), &text)
 }
 
 fn parse_record(name: &str, text: &str) -> Result<IssuanceRecord, StoreError> {

@@ -17,6 +17,7 @@ pub mod issue;
 pub mod ledger;
 pub mod load;
 pub mod open;
+pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod request;

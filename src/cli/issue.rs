@@ -176,12 +176,16 @@ pub async fn issue(args: &IssueArgs, grants_dir: PathBuf, today: Date) -> Result
         .iter()
         .any(|o| matches!(o.outcome, Outcome::Issued { .. }))
     {
-        let path = issue::write_manifest(&options.out_dir, options.commit.as_deref(), &outcomes)
-            .map_err(|source| Error::Io {
-                action: "write",
-                path: options.out_dir.join("manifest.json"),
-                source,
-            })?;
+        let path = stsgrant::output::write_manifest(
+            &options.out_dir,
+            options.commit.as_deref(),
+            &outcomes,
+        )
+        .map_err(|source| Error::Io {
+            action: "write",
+            path: options.out_dir.join("manifest.json"),
+            source,
+        })?;
         tracing::debug!(manifest = %path.display(), "wrote manifest");
     }
     eprint!("{}", render_outcomes(&outcomes));

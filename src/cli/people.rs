@@ -163,7 +163,7 @@ pub fn codeowners(
         return Ok(ExitCode::from(1));
     }
     if args.write {
-        stsgrant::issue::write_atomically(&path, text.as_bytes(), 0o644).map_err(|source| {
+        stsgrant::output::write_atomically(&path, text.as_bytes(), 0o644).map_err(|source| {
             Error::Io {
                 action: "write",
                 path: path.clone(),
