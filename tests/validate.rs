@@ -110,9 +110,11 @@ fn valid_fixtures_are_valid() {
     }
 }
 
-#[test]
-fn each_invalid_fixture_gives_its_diagnostic_at_its_position() {
-    let folder = repository_root().join("tests/fixtures/invalid");
+/// Checks every file of a fixture folder against its `expected.txt` (`<file> <code>
+/// <line>:<column>` of the first diagnostic), placing each file at `place` in a fresh
+/// repository; `{name}` in `place` stands for the fixture's file name.
+fn check_fixture_folder(folder: &str, place: &str) {
+    let folder = repository_root().join(folder);
     let expected = fs::read_to_string(folder.join("expected.txt")).expect("expected.txt");
     let mut seen = 0;
     for line in expected
@@ -124,51 +126,8 @@ fn each_invalid_fixture_gives_its_diagnostic_at_its_position() {
         };
         let (want_line, want_column) = position.split_once(':').expect("line:column");
         let repo = Repo::new();
-        repo.write(
-            &format!("grants/unity/dev/{name}"),
-            &fs::read(folder.join(name)).expect("fixture"),
-        );
-        let (exit, json) = repo.validate_json(&[]);
-        let found = findings(&json);
-        assert_eq!(exit, 1, "{name}: {found:?}");
-        assert_eq!(
-            found.first(),
-            Some(&(
-                code.to_owned(),
-                want_line.parse().expect("line"),
-                want_column.parse().expect("column")
-            )),
-            "{name}: {found:?}"
-        );
-        assert_eq!(
-            json["diagnostics"][0]["file"],
-            format!("grants/unity/dev/{name}"),
-            "{name}"
-        );
-        seen += 1;
-    }
-    let fixtures = fs::read_dir(&folder).expect("folder").count() - 1;
-    assert_eq!(seen, fixtures, "every fixture has a line in expected.txt");
-}
-
-#[test]
-fn each_invalid_catalog_gives_its_diagnostic_at_its_position() {
-    let folder = repository_root().join("tests/fixtures/invalid-venues");
-    let expected = fs::read_to_string(folder.join("expected.txt")).expect("expected.txt");
-    let mut seen = 0;
-    for line in expected
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let [name, code, position] = line.split(' ').collect::<Vec<_>>()[..] else {
-            panic!("malformed line in expected.txt: {line}");
-        };
-        let (want_line, want_column) = position.split_once(':').expect("line:column");
-        let repo = Repo::new();
-        repo.write(
-            "grants/venues.yaml",
-            &fs::read(folder.join(name)).expect("fixture"),
-        );
+        let place = place.replace("{name}", name);
+        repo.write(&place, &fs::read(folder.join(name)).expect("fixture"));
         let started = std::time::Instant::now();
         let (exit, json) = repo.validate_json(&[]);
         assert!(
@@ -177,23 +136,27 @@ fn each_invalid_catalog_gives_its_diagnostic_at_its_position() {
         );
         let found = findings(&json);
         assert_eq!(exit, 1, "{name}: {found:?}");
-        assert_eq!(
-            found.first(),
-            Some(&(
-                code.to_owned(),
-                want_line.parse().expect("line"),
-                want_column.parse().expect("column")
-            )),
-            "{name}: {found:?}"
+        let want = (
+            code.to_owned(),
+            want_line.parse().expect("line"),
+            want_column.parse().expect("column"),
         );
-        assert_eq!(
-            json["diagnostics"][0]["file"], "grants/venues.yaml",
-            "{name}"
-        );
+        assert_eq!(found.first(), Some(&want), "{name}: {found:?}");
+        assert_eq!(json["diagnostics"][0]["file"], place, "{name}");
         seen += 1;
     }
     let fixtures = fs::read_dir(&folder).expect("folder").count() - 1;
     assert_eq!(seen, fixtures, "every fixture has a line in expected.txt");
+}
+
+#[test]
+fn each_invalid_grant_gives_its_diagnostic_at_its_position() {
+    check_fixture_folder("tests/fixtures/invalid", "grants/unity/dev/{name}");
+}
+
+#[test]
+fn each_invalid_catalog_gives_its_diagnostic_at_its_position() {
+    check_fixture_folder("tests/fixtures/invalid-venues", "grants/venues.yaml");
 }
 
 #[test]
