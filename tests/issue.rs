@@ -521,6 +521,91 @@ fn two_runs_at_once_issue_each_grant_once() {
 }
 
 #[test]
+fn the_shared_ssm_record_store_lets_two_runs_issue_each_grant_once() {
+    let world = World::with_external_ids();
+    let spawn = |out: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+        world.moto.configure(&mut command);
+        command
+            .current_dir(world.dir.path())
+            .env("STSGRANT_TODAY", TODAY)
+            .args(["issue", "--records", "ssm:/stsgrant/records", "--out", out])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("stsgrant starts")
+    };
+    world.moto.clear_recording();
+    world.moto.start_recording();
+    let (a, b) = (spawn("out-a"), spawn("out-b"));
+    let (a, b) = (
+        a.wait_with_output().expect("a ends"),
+        b.wait_with_output().expect("b ends"),
+    );
+    world.moto.stop_recording();
+    assert_eq!(
+        (a.status.code(), b.status.code()),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let mut sessions: Vec<String> = world
+        .assume_role_calls()
+        .iter()
+        .map(|c| c["RoleSessionName"].clone())
+        .collect();
+    sessions.sort();
+    assert_eq!(
+        sessions,
+        [
+            "alice-example-alice-upload-20261203",
+            "bob-bob-images-20261203-r2",
+            "carol-carol-read-20261203"
+        ]
+    );
+    let claims = world.moto.ssm_calls("PutParameter");
+    assert!(claims.iter().all(|c| {
+        c["Name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("/stsgrant/records/unity/"))
+    }));
+    assert!(
+        claims.iter().any(|c| c["Overwrite"] == false),
+        "claims are create-only: {claims:?}"
+    );
+
+    let again = world.stsgrant(&[
+        "issue",
+        "--records",
+        "ssm:/stsgrant/records",
+        "--out",
+        "out-c",
+    ]);
+    assert!(
+        stderr(&again).ends_with("0 issued, 3 skipped, 0 refused, 0 failed\n"),
+        "{}",
+        stderr(&again)
+    );
+    let audit = world.stsgrant(&[
+        "audit",
+        "--records",
+        "ssm:/stsgrant/records",
+        "--format",
+        "json",
+    ]);
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&audit.stdout).expect("records JSON");
+    assert_eq!(
+        records.iter().filter(|r| r["status"] == "issued").count(),
+        3
+    );
+    for record in &records {
+        let text = record.to_string();
+        assert!(!text.contains(DEV_EXTERNAL_ID) && !text.contains(TEST_EXTERNAL_ID));
+    }
+}
+
+#[test]
 fn plan_shows_role_chaining_before_any_call() {
     let world = World::with_external_ids();
     assert_eq!(world.issue("out").status.code(), Some(0));
