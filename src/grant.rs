@@ -67,6 +67,11 @@ pub struct Grant {
     #[serde(default = "first_revision")]
     #[schemars(range(min = 1, max = 9999))]
     pub revision: u32,
+    /// Set to `true` to stop every credential issued for this grant that has not expired
+    /// yet: `issue` then denies its sessions on the venue role. A revoked grant is never
+    /// issued again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
 }
 
 fn first_revision() -> u32 {

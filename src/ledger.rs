@@ -127,6 +127,9 @@ pub struct IssuanceRecord {
     /// Why the attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// When the credential's session was denied on the role, after the grant was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl IssuanceRecord {
@@ -205,6 +208,18 @@ impl RecordStore {
                 root: root.clone(),
             }),
         }
+    }
+
+    /// Every record of one grant (`project/venue/name`), across its revisions.
+    pub async fn grant_records(&self, grant: &str) -> Result<Vec<IssuanceRecord>, StoreError> {
+        let store = match self {
+            RecordStore::Files(dir) => RecordStore::Files(dir.join(grant)),
+            RecordStore::Ssm { aws, root } => RecordStore::Ssm {
+                aws: Arc::clone(aws),
+                root: format!("{root}/{grant}"),
+            },
+        };
+        store.all().await
     }
 
     /// Every attempt recorded for one grant revision, by attempt number.
@@ -389,6 +404,7 @@ mod tests {
             access_key_id: None,
             expiration: None,
             failure: None,
+            revoked_at: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod request;
+pub mod revoke;
 pub mod seal;
 pub mod secret;
 pub mod venue;

@@ -57,6 +57,13 @@ pub enum Action {
         /// Why, and what to do.
         reason: String,
     },
+    /// The grant is revoked and has credentials that have not expired: deny their sessions.
+    Revoke {
+        /// The sessions to deny.
+        sessions: Vec<String>,
+    },
+    /// The grant is revoked and nothing issued for it is still valid.
+    Revoked,
 }
 
 impl Action {
@@ -69,6 +76,8 @@ impl Action {
             Action::Expired { .. } => "expired",
             Action::Refused { .. } => "refused",
             Action::NotIssuable { .. } => "not-issuable",
+            Action::Revoke { .. } => "revoke",
+            Action::Revoked => "revoked",
         }
     }
 
@@ -112,6 +121,9 @@ pub struct PlannedGrant {
     /// The grant's recipients.
     #[serde(skip)]
     pub recipients: Vec<String>,
+    /// For a revoked grant, the issuance records of its live credentials.
+    #[serde(skip)]
+    pub revocations: Vec<ledger::IssuanceRecord>,
     /// The requester's email.
     #[serde(skip)]
     pub requester: String,
@@ -170,6 +182,23 @@ pub async fn make(
         let Some(mut planned) = describe(catalog, checked_grant, today) else {
             continue;
         };
+        if checked_grant.grant.revoked {
+            if let Some(records) = records {
+                planned.revocations = live_records(records, &planned.grant, now).await?;
+            }
+            planned.action = if planned.revocations.is_empty() {
+                Action::Revoked
+            } else {
+                let sessions = planned
+                    .revocations
+                    .iter()
+                    .map(|r| r.session_name.clone())
+                    .collect();
+                Action::Revoke { sessions }
+            };
+            grants.push(planned);
+            continue;
+        }
         planned.action = decide(
             checked_grant,
             &planned,
@@ -224,11 +253,28 @@ fn describe(catalog: &Catalog, checked: &CheckedGrant, today: Date) -> Option<Pl
         source_identity: venue.source_identity.then_some(login),
         tags,
         recipients: grant.recipients.clone(),
+        revocations: Vec::new(),
         requester: grant.requester.email.clone(),
         revision: grant.revision,
         digest: checked.digest(),
         id: id.clone(),
     })
+}
+
+/// The issued, unexpired, not yet revoked credentials of a grant, across its revisions.
+async fn live_records(
+    records: &RecordStore,
+    grant: &str,
+    now: Timestamp,
+) -> Result<Vec<ledger::IssuanceRecord>, ledger::StoreError> {
+    let mut live = records.grant_records(grant).await?;
+    live.retain(|r| {
+        r.status == ledger::Status::Issued
+            && r.revoked_at.is_none()
+            && r.assumed_role_id.is_some()
+            && r.expiration.is_some_and(|e| e > now)
+    });
+    Ok(live)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -208,6 +208,7 @@ mod tests {
             not_after: "2027-01-01".into(),
             external_id: None,
             revision: 1,
+            revoked: false,
         }
     }
 

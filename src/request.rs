@@ -70,6 +70,7 @@ mod tests {
             not_after: "2027-01-31".into(),
             external_id: None,
             revision: 1,
+            revoked: false,
         };
         let text = render(&grant);
         assert!(text.starts_with(

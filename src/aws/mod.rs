@@ -8,6 +8,7 @@
 //! backoff; errors that a retry cannot fix (access denied, expired token, validation) are
 //! returned at once.
 
+pub mod iam;
 pub mod ssm;
 pub mod sts;
 

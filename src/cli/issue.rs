@@ -206,6 +206,8 @@ fn describe(action: &Action) -> String {
         Action::Expired { not_after } => format!("expired after {not_after}"),
         Action::Refused { reason } => format!("refused: {reason}"),
         Action::NotIssuable { reason } => format!("not issuable: {reason}"),
+        Action::Revoke { sessions } => format!("revoke: deny {} on the role", sessions.join(", ")),
+        Action::Revoked => "revoked; nothing issued for it is still valid".to_owned(),
     }
 }
 
@@ -253,6 +255,8 @@ fn totals(plan: &Plan) -> String {
         "expired",
         "refused",
         "not-issuable",
+        "revoke",
+        "revoked",
     ]
     .iter()
     .map(|name| format!("{} {name}", plan.count(name)))
@@ -293,7 +297,7 @@ fn render_markdown(plan: &Plan, notes: &[String]) -> String {
 
 fn render_outcomes(outcomes: &[GrantOutcome]) -> String {
     let mut out = String::new();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     for o in outcomes {
         let line = match &o.outcome {
             Outcome::Issued {
@@ -314,6 +318,14 @@ fn render_outcomes(outcomes: &[GrantOutcome]) -> String {
                 counts[2] += 1;
                 format!("refused  {}: {reason}", o.grant)
             }
+            Outcome::Revoked { sessions } => {
+                counts[4] += 1;
+                format!(
+                    "revoked  {}: denied {} on the role",
+                    o.grant,
+                    sessions.join(", ")
+                )
+            }
             Outcome::Failed { reason, hint } => {
                 counts[3] += 1;
                 match hint {
@@ -324,10 +336,14 @@ fn render_outcomes(outcomes: &[GrantOutcome]) -> String {
         };
         let _ = writeln!(out, "{line}");
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{} issued, {} skipped, {} refused, {} failed",
         counts[0], counts[1], counts[2], counts[3]
     );
+    if counts[4] > 0 {
+        let _ = write!(out, ", {} revoked", counts[4]);
+    }
+    out.push('\n');
     out
 }

@@ -196,6 +196,7 @@ pub fn new(args: &NewArgs, grants_dir: PathBuf, today: Date) -> Result<ExitCode,
         not_after: not_after.to_string(),
         external_id: None,
         revision: 1,
+        revoked: false,
     };
     let path = grants_dir
         .join(&project)

@@ -1,0 +1,195 @@
+//! Revocation: denying the live sessions of a revoked grant on its venue role.
+//!
+//! STS cannot take back a credential, but the role can refuse it: an inline policy on the
+//! role (`stsgrant-revocations`) gets one `Deny` statement per revoked session, matching the
+//! session by `aws:userid` (the AssumedRoleId, `AROA…:session-name`) and only for tokens
+//! issued before the revocation (`aws:TokenIssueTime`), so a later grant of the same name is
+//! not caught. Each statement's `Sid` carries the credential's expiry; statements whose
+//! credential has expired anyway are dropped whenever the policy is written, which keeps the
+//! role under IAM's size limit for inline policies.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+/// The name of the role's inline policy that stsgrant owns.
+pub const POLICY_NAME: &str = "stsgrant-revocations";
+/// IAM's limit on the inline policies of one role, in characters (without whitespace).
+pub const MAX_ROLE_POLICY_CHARS: usize = 10_240;
+
+/// One session to deny.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The session's AssumedRoleId, `AROA…:session-name`.
+    pub assumed_role_id: String,
+    /// When the session's credential expires; the statement is useless after.
+    pub expiration: Timestamp,
+}
+
+/// Why the revocation policy cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevokeError {
+    /// The role's policy is not one stsgrant can read.
+    #[error("the role's `{POLICY_NAME}` policy is not a policy document stsgrant wrote")]
+    Unreadable,
+    /// Even without expired entries, the policy would be too large.
+    #[error(
+        "the role's `{POLICY_NAME}` policy would be {0} characters; IAM allows {MAX_ROLE_POLICY_CHARS}"
+    )]
+    TooLarge(usize),
+}
+
+/// The revocation policy with `revocations` added and expired statements dropped.
+pub fn add(
+    existing: Option<&str>,
+    revocations: &[Revocation],
+    now: Timestamp,
+) -> Result<String, RevokeError> {
+    let mut statements: Vec<Value> = match existing {
+        None => Vec::new(),
+        Some(text) => {
+            let document: Value =
+                serde_json::from_str(text).map_err(|_| RevokeError::Unreadable)?;
+            document["Statement"]
+                .as_array()
+                .cloned()
+                .ok_or(RevokeError::Unreadable)?
+        }
+    };
+    statements.retain(|statement| expiry_of(statement).is_none_or(|expiry| expiry > now));
+    for revocation in revocations {
+        let sid = sid(revocation);
+        if statements.iter().any(|s| s["Sid"] == sid.as_str()) {
+            continue;
+        }
+        statements.push(json!({
+            "Sid": sid,
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:userid": revocation.assumed_role_id},
+                "DateLessThan": {"aws:TokenIssueTime": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()},
+            },
+        }));
+    }
+    let document = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    if document.len() > MAX_ROLE_POLICY_CHARS {
+        return Err(RevokeError::TooLarge(document.len()));
+    }
+    Ok(document)
+}
+
+/// `Revoke<expiry as yyyymmddHHMMSS>x<hash of the session>`: IAM allows letters and digits.
+fn sid(revocation: &Revocation) -> String {
+    use sha2::{Digest as _, Sha256};
+    let hash = Sha256::digest(revocation.assumed_role_id.as_bytes());
+    let short: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "Revoke{}x{short}",
+        revocation.expiration.strftime("%Y%m%d%H%M%S")
+    )
+}
+
+fn expiry_of(statement: &Value) -> Option<Timestamp> {
+    let sid = statement["Sid"].as_str()?.strip_prefix("Revoke")?;
+    let (stamp, _) = sid.split_once('x')?;
+    let civil = jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", stamp).ok()?;
+    civil
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("a timestamp")
+    }
+
+    fn revocation(id: &str, expires: &str) -> Revocation {
+        Revocation {
+            assumed_role_id: id.to_owned(),
+            expiration: at(expires),
+        }
+    }
+
+    #[test]
+    fn a_revocation_denies_that_session_for_tokens_issued_before_now() {
+        let now = at("2026-12-03T12:00:00Z");
+        let text = add(
+            None,
+            &[revocation("AROAX:alice-a-20261203", "2026-12-03T14:00:00Z")],
+            now,
+        )
+        .expect("written");
+        let policy: Value = serde_json::from_str(&text).expect("JSON");
+        let statement = &policy["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny");
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:userid"],
+            "AROAX:alice-a-20261203"
+        );
+        assert_eq!(
+            statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2026-12-03T12:00:00Z"
+        );
+        assert!(
+            statement["Sid"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Revoke20261203140000x"))
+        );
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_and_repeats_are_not_added() {
+        let first = add(
+            None,
+            &[revocation("AROAX:old", "2026-12-03T13:00:00Z")],
+            at("2026-12-03T12:00:00Z"),
+        )
+        .expect("written");
+        let again = add(
+            Some(&first),
+            &[revocation("AROAX:new", "2026-12-04T13:00:00Z")],
+            at("2026-12-03T14:00:00Z"),
+        )
+        .expect("written");
+        let same = add(
+            Some(&again),
+            &[revocation("AROAX:new", "2026-12-04T13:00:00Z")],
+            at("2026-12-03T14:00:00Z"),
+        )
+        .expect("written");
+        let policy: Value = serde_json::from_str(&same).expect("JSON");
+        let ids: Vec<&str> = policy["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .filter_map(|s| s["Condition"]["StringEquals"]["aws:userid"].as_str())
+            .collect();
+        assert_eq!(ids, ["AROAX:new"]);
+    }
+
+    #[test]
+    fn a_policy_that_is_not_ours_or_too_large_is_refused() {
+        let now = at("2026-12-03T12:00:00Z");
+        assert_eq!(
+            add(Some("not json"), &[], now),
+            Err(RevokeError::Unreadable)
+        );
+        let many: Vec<Revocation> = (0..100)
+            .map(|i| {
+                revocation(
+                    &format!("AROAXXXXXXXXXXXXXXXXX:session-{i}"),
+                    "2026-12-04T00:00:00Z",
+                )
+            })
+            .collect();
+        assert!(matches!(
+            add(None, &many, now),
+            Err(RevokeError::TooLarge(_))
+        ));
+    }
+}
