@@ -8,8 +8,17 @@
 //! credential has expired anyway are dropped whenever the policy is written, which keeps the
 //! role under IAM's size limit for inline policies.
 
+use std::collections::HashMap;
+use std::str::FromStr as _;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
+
+use crate::aws::Aws;
+use crate::issue::{GrantOutcome, Outcome};
+use crate::ledger::RecordStore;
+use crate::plan::{Action, Plan, PlannedGrant};
+use crate::venue::RoleArn;
 
 /// The name of the role's inline policy that stsgrant owns.
 pub const POLICY_NAME: &str = "stsgrant-revocations";
@@ -98,6 +107,96 @@ fn expiry_of(statement: &Value) -> Option<Timestamp> {
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .ok()
         .map(|z| z.timestamp())
+}
+
+/// Denies the live sessions of revoked grants, one policy update per venue role: updates of
+/// one role's policy must not race, so they are made one role at a time.
+pub async fn revoke(plan: &Plan, aws: &Aws, records: &RecordStore) -> Vec<GrantOutcome> {
+    let mut by_role: HashMap<(String, String), Vec<&PlannedGrant>> = HashMap::new();
+    for planned in plan
+        .grants
+        .iter()
+        .filter(|g| matches!(g.action, Action::Revoke { .. }))
+    {
+        by_role
+            .entry((planned.region.clone(), planned.role_arn.clone()))
+            .or_default()
+            .push(planned);
+    }
+    let mut outcomes = Vec::new();
+    for ((region, role_arn), grants) in by_role {
+        let now = Timestamp::now();
+        let result = deny_sessions(aws, &region, &role_arn, &grants, now).await;
+        for planned in grants {
+            let outcome = match &result {
+                Ok(()) => mark_revoked(records, planned, now).await,
+                Err(error) => Outcome::Failed {
+                    reason: error.clone(),
+                    hint: None,
+                },
+            };
+            outcomes.push(GrantOutcome {
+                grant: planned.grant.clone(),
+                outcome,
+            });
+        }
+    }
+    outcomes
+}
+
+async fn deny_sessions(
+    aws: &Aws,
+    region: &str,
+    role_arn: &str,
+    grants: &[&PlannedGrant],
+    now: Timestamp,
+) -> Result<(), String> {
+    let role = RoleArn::from_str(role_arn)
+        .map_err(|e| e.to_string())?
+        .role_name;
+    let revocations: Vec<Revocation> = grants
+        .iter()
+        .flat_map(|g| &g.revocations)
+        .filter_map(|r| {
+            Some(Revocation {
+                assumed_role_id: r.assumed_role_id.clone()?,
+                expiration: r.expiration?,
+            })
+        })
+        .collect();
+    let existing = aws
+        .role_policy(region, &role, POLICY_NAME)
+        .await
+        .map_err(|e| e.to_string())?;
+    let document =
+        crate::revoke::add(existing.as_deref(), &revocations, now).map_err(|e| e.to_string())?;
+    aws.put_role_policy(region, &role, POLICY_NAME, &document)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::debug!(role = %role, sessions = revocations.len(), "denied revoked sessions");
+    Ok(())
+}
+
+async fn mark_revoked(records: &RecordStore, planned: &PlannedGrant, now: Timestamp) -> Outcome {
+    for record in &planned.revocations {
+        let mut record = record.clone();
+        record.revoked_at = Some(now);
+        if let Err(error) = records.finish(&record).await {
+            return Outcome::Failed {
+                reason: format!(
+                    "the sessions are denied, but the record could not be updated: {error}"
+                ),
+                hint: Some("the next run denies them again, which changes nothing".to_owned()),
+            };
+        }
+    }
+    Outcome::Revoked {
+        sessions: planned
+            .revocations
+            .iter()
+            .map(|r| r.session_name.clone())
+            .collect(),
+    }
 }
 
 #[cfg(test)]
