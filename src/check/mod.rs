@@ -211,14 +211,26 @@ fn read_grant(
     today: Date,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CheckedGrant> {
-    let path = file.path.clone();
-    let text = match load::read_text(&path) {
-        Ok(text) => text,
+    match load::read_text(&file.path) {
+        Ok(text) => check_grant_text(schemas, catalog, file, text, today, diagnostics),
         Err(d) => {
             diagnostics.push(*d);
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Checks the text of one grant file, as [`check`] does for each file it reads; problems are
+/// added to `diagnostics`, and the grant is returned when it could be read at all.
+pub fn check_grant_text(
+    schemas: &Schemas,
+    catalog: Option<&Catalog>,
+    file: GrantFile,
+    text: String,
+    today: Date,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CheckedGrant> {
+    let path = file.path.clone();
     let doc = match yaml::parse(&text) {
         Ok(doc) => doc,
         Err(e) => {
