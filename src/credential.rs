@@ -168,8 +168,7 @@ impl Credential {
             source_identity: self.source_identity.as_deref(),
         };
 
-        // A `Vec` that grows leaves its old allocation behind unzeroized, so reserve enough up
-        // front: no value can take more than 6 bytes per input byte once escaped (`\u001f`).
+        // No value takes more than 6 bytes per input byte once escaped (`\u001f`).
         let texts: usize = [
             self.access_key_id.as_str(),
             self.secret_access_key.expose(),
@@ -181,21 +180,7 @@ impl Credential {
         .iter()
         .map(|text| text.len())
         .sum();
-        let mut out = Zeroizing::new(Vec::with_capacity(6 * texts + 512));
-        let capacity = out.capacity();
-
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
-        document
-            .serialize(&mut serializer)
-            .expect("serializing strings into memory cannot fail");
-        out.push(b'\n');
-        debug_assert_eq!(
-            out.capacity(),
-            capacity,
-            "the buffer must not have been reallocated"
-        );
-        out
+        pretty_json_zeroized(&document, 6 * texts + 512)
     }
 
     /// Parses a document in the shape of `aws sts assume-role` output. `Expiration` may end in
@@ -224,6 +209,29 @@ impl Credential {
 /// Unwraps a text that turned out not to be secret (an id or an ARN).
 fn plain(text: SecretString) -> String {
     text.expose().clone()
+}
+
+/// Serializes `document` as four-space indented JSON, with a newline, into a buffer reserved
+/// once with `capacity` bytes: a `Vec` that grows leaves its old allocation unzeroized, so
+/// callers that put secrets in the document reserve enough for its escaped text.
+pub(crate) fn pretty_json_zeroized<T: serde::Serialize>(
+    document: &T,
+    capacity: usize,
+) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    let reserved = out.capacity();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
+    document
+        .serialize(&mut serializer)
+        .expect("serializing strings into memory cannot fail");
+    out.push(b'\n');
+    debug_assert_eq!(
+        out.capacity(),
+        reserved,
+        "the buffer was reserved large enough"
+    );
+    out
 }
 
 #[cfg(test)]

@@ -117,14 +117,7 @@ pub fn render_credential_process(credential: &Credential) -> Zeroizing<String> {
     let texts = document.access_key_id.len()
         + document.secret_access_key.len()
         + document.session_token.len();
-    let mut out = Zeroizing::new(Vec::with_capacity(6 * texts + 256));
-
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
-    document
-        .serialize(&mut serializer)
-        .expect("serializing strings into memory cannot fail");
-    out.push(b'\n');
+    let mut out = crate::credential::pretty_json_zeroized(&document, 6 * texts + 256);
     let bytes = std::mem::take(&mut *out);
     Zeroizing::new(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }

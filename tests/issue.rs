@@ -78,6 +78,29 @@ impl World {
         ])
     }
 
+    /// Starts two `issue` runs at once with these extra arguments, each into its own output
+    /// folder, and waits for both.
+    fn issue_twice_at_once(&self, args: &[&str]) -> (Output, Output) {
+        let spawn = |out: &str| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
+            self.moto.configure(&mut command);
+            command
+                .current_dir(self.dir.path())
+                .env("STSGRANT_TODAY", TODAY)
+                .arg("issue")
+                .args(args)
+                .args(["--out", out])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("stsgrant starts")
+        };
+        let (a, b) = (spawn("out-a"), spawn("out-b"));
+        (
+            a.wait_with_output().expect("a ends"),
+            b.wait_with_output().expect("b ends"),
+        )
+    }
+
     fn assume_role_calls(&self) -> Vec<BTreeMap<String, String>> {
         self.moto.requests_for_action("AssumeRole")
     }
@@ -464,30 +487,7 @@ fn two_runs_at_once_issue_each_grant_once() {
     }
     world.moto.clear_recording();
     world.moto.start_recording();
-    let spawn = |out: &str| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
-        world.moto.configure(&mut command);
-        command
-            .current_dir(world.dir.path())
-            .env("STSGRANT_TODAY", TODAY)
-            .args([
-                "issue",
-                "--jobs",
-                "4",
-                "--records",
-                "file:records",
-                "--out",
-                out,
-            ])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("stsgrant starts")
-    };
-    let (a, b) = (spawn("out-a"), spawn("out-b"));
-    let (a, b) = (
-        a.wait_with_output().expect("a ends"),
-        b.wait_with_output().expect("b ends"),
-    );
+    let (a, b) = world.issue_twice_at_once(&["--jobs", "4", "--records", "file:records"]);
     world.moto.stop_recording();
     assert_eq!(
         (a.status.code(), b.status.code()),
@@ -523,24 +523,9 @@ fn two_runs_at_once_issue_each_grant_once() {
 #[test]
 fn the_shared_ssm_record_store_lets_two_runs_issue_each_grant_once() {
     let world = World::with_external_ids();
-    let spawn = |out: &str| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
-        world.moto.configure(&mut command);
-        command
-            .current_dir(world.dir.path())
-            .env("STSGRANT_TODAY", TODAY)
-            .args(["issue", "--records", "ssm:/stsgrant/records", "--out", out])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("stsgrant starts")
-    };
     world.moto.clear_recording();
     world.moto.start_recording();
-    let (a, b) = (spawn("out-a"), spawn("out-b"));
-    let (a, b) = (
-        a.wait_with_output().expect("a ends"),
-        b.wait_with_output().expect("b ends"),
-    );
+    let (a, b) = world.issue_twice_at_once(&["--records", "ssm:/stsgrant/records"]);
     world.moto.stop_recording();
     assert_eq!(
         (a.status.code(), b.status.code()),

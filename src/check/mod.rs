@@ -384,3 +384,37 @@ fn yaml_diagnostic(path: &Path, text: &str, error: yaml::YamlError) -> Diagnosti
         None => d,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_catalog_leaves_no_grant_to_issue() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let grants_dir = dir.path().join("grants");
+        std::fs::create_dir_all(grants_dir.join("unity/dev")).expect("folders");
+        std::fs::write(
+            grants_dir.join("venues.yaml"),
+            "venues:\n  - project: unity\n",
+        )
+        .expect("catalog");
+        let grant = include_str!("../../tests/fixtures/valid/minimal.yaml");
+        std::fs::write(grants_dir.join("unity/dev/dana.yaml"), grant).expect("grant");
+        let today = jiff::civil::date(2026, 12, 3);
+        let checked = check(&CheckOptions {
+            grants_dir,
+            paths: Vec::new(),
+            today,
+        });
+        assert!(checked.catalog.is_none());
+        assert_eq!(checked.grants.len(), 1, "the grant itself was read");
+        assert_eq!(checked.valid_grants().count(), 0, "but none can be issued");
+        assert!(
+            checked
+                .diagnostics
+                .iter()
+                .all(|d| d.file.ends_with("venues.yaml"))
+        );
+    }
+}

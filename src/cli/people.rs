@@ -1,7 +1,7 @@
 //! `stsgrant open` for recipients, and the upkeep commands `codeowners` and `prune`.
 
 use std::fs;
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +13,7 @@ use stsgrant::codeowners::{self, CODEOWNERS_FILE};
 use stsgrant::credential::Credential;
 use stsgrant::secret::SecretString;
 use stsgrant::{open, seal};
+use zeroize::Zeroizing;
 
 use super::Error;
 
@@ -115,13 +116,25 @@ pub fn open(args: &OpenArgs) -> Result<ExitCode, Error> {
         eprintln!("wrote profile `{profile}` to `{}`", path.display());
         return Ok(ExitCode::SUCCESS);
     }
+    // The credential stays in buffers that are zeroized when dropped, up to the write itself.
     let text = match args.format {
-        OpenFormat::Json => String::from_utf8_lossy(&plaintext).into_owned(),
-        OpenFormat::Env => open::render_env(&credential).to_string(),
-        OpenFormat::CredentialProcess => open::render_credential_process(&credential).to_string(),
+        OpenFormat::Json => plaintext,
+        OpenFormat::Env => bytes(open::render_env(&credential)),
+        OpenFormat::CredentialProcess => bytes(open::render_credential_process(&credential)),
     };
-    print!("{text}");
+    std::io::stdout()
+        .write_all(&text)
+        .map_err(|source| Error::Io {
+            action: "write",
+            path: PathBuf::from("stdout"),
+            source,
+        })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bytes of a secret text, moved rather than copied, so no unzeroized copy is left.
+fn bytes(mut text: Zeroizing<String>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(std::mem::take(&mut *text).into_bytes())
 }
 
 fn format_left(left: jiff::SignedDuration) -> String {
@@ -144,9 +157,10 @@ pub fn codeowners(
     grants_dir: PathBuf,
     today: Date,
 ) -> Result<ExitCode, Error> {
+    // Only the catalog matters here: naming it as the one path leaves the grants unread.
     let checked = check::check(&CheckOptions {
+        paths: vec![grants_dir.join(stsgrant::load::CATALOG_FILE)],
         grants_dir,
-        paths: Vec::new(),
         today,
     });
     let catalog = checked.catalog.ok_or_else(|| {
