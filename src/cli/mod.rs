@@ -8,6 +8,7 @@ mod audit;
 mod issue;
 mod new;
 mod people;
+mod terminal;
 mod validate;
 
 use std::path::PathBuf;

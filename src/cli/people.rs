@@ -15,7 +15,7 @@ use stsgrant::secret::SecretString;
 use stsgrant::{open, seal};
 use zeroize::Zeroizing;
 
-use super::Error;
+use super::{Error, terminal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OpenFormat {
@@ -64,12 +64,9 @@ pub fn open(args: &OpenArgs) -> Result<ExitCode, Error> {
         if !std::io::stdin().is_terminal() {
             return None;
         }
-        // TODO: hide the passphrase as it is typed; that needs a terminal crate this project
-        // does not depend on yet, and until then the key's passphrase shows on screen.
-        eprint!("passphrase for `{}`: ", identity.display());
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).ok()?;
-        Some(SecretString::from(line.trim_end_matches(['\r', '\n'])))
+        let prompt = format!("passphrase for `{}`: ", identity.display());
+        let line = terminal::read_hidden_line(&prompt).ok()?;
+        Some(SecretString::from(line.as_str()))
     };
     let identities = seal::read_identities(&identity, Some(&prompt))
         .map_err(|e| Error::Open(e.to_string(), e.hint()))?;
