@@ -160,31 +160,38 @@ impl Plan {
     }
 }
 
-/// Makes the plan. `caller` is `Err` when the credentials could not be asked about; the plan
-/// is still made, and says so. `records` is `None` when the store cannot be read.
-pub async fn make(
-    checked: &Checked,
-    caller: Result<&Caller, &str>,
-    records: Option<&RecordStore>,
-    today: Date,
-    now: Timestamp,
-    lease: SignedDuration,
-) -> Result<Plan, ledger::StoreError> {
+/// What a plan is made against: who runs stsgrant, what was issued before, and when.
+pub struct Context<'a> {
+    /// `Err` with the reason when the credentials could not be asked about; the plan is still
+    /// made, and says so.
+    pub caller: Result<&'a Caller, &'a str>,
+    /// `None` when the record store cannot be read.
+    pub records: Option<&'a RecordStore>,
+    /// The day session names and `not_after` are read against.
+    pub today: Date,
+    /// The moment expirations and claims are read against.
+    pub now: Timestamp,
+    /// How long another run's claim on a grant holds before the grant is tried again.
+    pub lease: SignedDuration,
+}
+
+/// Makes the plan.
+pub async fn make(checked: &Checked, context: &Context<'_>) -> Result<Plan, ledger::StoreError> {
     let mut grants = Vec::new();
     let Some(catalog) = &checked.catalog else {
         return Ok(Plan {
-            caller: caller.ok().map(|c| c.arn.clone()),
+            caller: context.caller.ok().map(|c| c.arn.clone()),
             caller_error: None,
             grants,
         });
     };
     for checked_grant in &checked.grants {
-        let Some(mut planned) = describe(catalog, checked_grant, today) else {
+        let Some(mut planned) = describe(catalog, checked_grant, context.today) else {
             continue;
         };
         if checked_grant.grant.revoked {
-            if let Some(records) = records {
-                planned.revocations = live_records(records, &planned.grant, now).await?;
+            if let Some(records) = context.records {
+                planned.revocations = live_records(records, &planned.grant, context.now).await?;
             }
             planned.action = if planned.revocations.is_empty() {
                 Action::Revoked
@@ -199,20 +206,10 @@ pub async fn make(
             grants.push(planned);
             continue;
         }
-        planned.action = decide(
-            checked_grant,
-            &planned,
-            catalog,
-            caller,
-            records,
-            today,
-            now,
-            lease,
-        )
-        .await?;
+        planned.action = decide(checked_grant, &planned, catalog, context).await?;
         grants.push(planned);
     }
-    let (caller, caller_error) = match caller {
+    let (caller, caller_error) = match context.caller {
         Ok(c) => (Some(c.arn.clone()), None),
         Err(e) => (None, Some(e.to_owned())),
     };
@@ -277,31 +274,26 @@ async fn live_records(
     Ok(live)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn decide(
     checked: &CheckedGrant,
     planned: &PlannedGrant,
     catalog: &Catalog,
-    caller: Result<&Caller, &str>,
-    records: Option<&RecordStore>,
-    today: Date,
-    now: Timestamp,
-    lease: SignedDuration,
+    context: &Context<'_>,
 ) -> Result<Action, ledger::StoreError> {
     if checked.has_errors {
         let reason = "the grant has errors; `stsgrant validate` shows them".to_owned();
         return Ok(Action::Refused { reason });
     }
     let not_after = &checked.grant.not_after;
-    if Date::from_str(not_after).is_ok_and(|d| d < today) {
+    if Date::from_str(not_after).is_ok_and(|d| d < context.today) {
         return Ok(Action::Expired {
             not_after: not_after.clone(),
         });
     }
     let mut attempt = 1;
-    if let Some(records) = records {
+    if let Some(records) = context.records {
         let key = ledger::revision_key(&planned.grant, planned.revision, &planned.digest);
-        match ledger::state(&records.attempts(&key).await?, now, lease) {
+        match ledger::state(&records.attempts(&key).await?, context.now, context.lease) {
             State::Issued(record) => {
                 return Ok(Action::AlreadyIssued {
                     session_name: record.session_name,
@@ -316,7 +308,8 @@ async fn decide(
             State::Open { next_attempt } => attempt = next_attempt,
         }
     }
-    if let Some(reason) = caller
+    if let Some(reason) = context
+        .caller
         .ok()
         .and_then(|caller| not_issuable(caller, planned, catalog))
     {

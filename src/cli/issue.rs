@@ -113,15 +113,14 @@ async fn prepare(
     let caller = aws.caller().await;
     let records = RecordStore::open(&selection.records, Some(Arc::clone(&aws)));
     let caller_view = caller.as_ref().map_err(|e| e.message.as_str());
-    let plan = plan::make(
-        &checked,
-        caller_view,
-        records.as_ref(),
+    let context = plan::Context {
+        caller: caller_view,
+        records: records.as_ref(),
         today,
-        Timestamp::now(),
-        SignedDuration::from_mins(selection.lease),
-    )
-    .await?;
+        now: Timestamp::now(),
+        lease: SignedDuration::from_mins(selection.lease),
+    };
+    let plan = plan::make(&checked, &context).await?;
     Ok(Prepared {
         checked,
         plan,

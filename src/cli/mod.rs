@@ -112,7 +112,8 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
-/// Prints an error that stopped a command, with its causes.
+/// Prints an error that stopped a command, and what to do about it when that is known. Each
+/// error names its cause in its message.
 pub fn report_error(error: &Error) {
     eprintln!("error: {error}");
     if let Error::Open(_, Some(hint)) = error {
