@@ -6,149 +6,105 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use support::faults::{Fault, FaultProxy, Request};
-use support::moto::MotoServer;
+use support::world::{DEV_EXTERNAL_ID, World, stderr, walk};
 
 const GRANTS: usize = 120;
 
-fn repository_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The example catalog with `GRANTS` grants in `unity/dev`, the venue's ExternalId in SSM, and
+/// moto's recording started after that setup.
+fn bench() -> World {
+    let bench = World::catalog_only();
+    bench.add_user_grants(GRANTS);
+    bench.moto.put_parameter(
+        "/unity/unity/dev/cs/sts/role/external-id",
+        DEV_EXTERNAL_ID,
+        true,
+    );
+    bench.moto.clear_recording();
+    bench.moto.start_recording();
+    bench
 }
 
-/// A grants folder with the example catalog and `GRANTS` grants in `unity/dev`, and a moto
-/// server holding the venue's ExternalId.
-struct Bench {
-    dir: tempfile::TempDir,
-    moto: MotoServer,
+/// `stsgrant issue` on every grant, eight at a time, talking to AWS through `endpoint`.
+fn issue_command(bench: &World, endpoint: &str, extra: &[&str]) -> Command {
+    let mut command = bench.command_through(
+        endpoint,
+        &[
+            "issue",
+            "--jobs",
+            "8",
+            "--records",
+            "file:records",
+            "--out",
+            "out",
+            "--commit",
+            "c0ffee",
+        ],
+    );
+    command.args(extra);
+    command
 }
 
-impl Bench {
-    fn new() -> Bench {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let folder = dir.path().join("grants/unity/dev");
-        fs::create_dir_all(&folder).expect("folders");
-        fs::copy(
-            repository_root().join("grants/venues.yaml"),
-            dir.path().join("grants/venues.yaml"),
-        )
-        .expect("catalog");
-        let template =
-            fs::read_to_string(repository_root().join("tests/fixtures/valid/minimal.yaml"))
-                .expect("fixture");
-        for i in 0..GRANTS {
-            let grant = template
-                .replace("Dana Example", &format!("User {i}"))
-                .replace("dana@", &format!("user{i}@"));
-            fs::write(folder.join(format!("user-{i}.yaml")), grant).expect("grant");
-        }
-        let moto = MotoServer::start();
-        moto.put_parameter(
-            "/unity/unity/dev/cs/sts/role/external-id",
-            "unity-dev-demo-external-id",
-            true,
-        );
-        moto.clear_recording();
-        moto.start_recording();
-        Bench { dir, moto }
-    }
+fn issue(bench: &World, endpoint: &str, extra: &[&str]) -> Output {
+    issue_command(bench, endpoint, extra)
+        .output()
+        .expect("stsgrant runs")
+}
 
-    fn command(&self, endpoint: &str, extra: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
-        self.moto.configure(&mut command);
-        command
-            .current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("STSGRANT_TODAY", "2026-12-03")
-            .args([
-                "issue",
-                "--jobs",
-                "8",
-                "--records",
-                "file:records",
-                "--out",
-                "out",
-                "--commit",
-                "c0ffee",
-            ])
-            .args(extra);
-        command
+/// How many `sts:AssumeRole` calls reached the endpoint, by session name.
+fn calls_by_session(bench: &World) -> BTreeMap<String, usize> {
+    let mut calls = BTreeMap::new();
+    for call in bench.assume_role_calls() {
+        *calls.entry(call["RoleSessionName"].clone()).or_default() += 1;
     }
+    calls
+}
 
-    fn issue(&self, endpoint: &str, extra: &[&str]) -> Output {
-        self.command(endpoint, extra)
-            .output()
-            .expect("stsgrant runs")
-    }
+fn sealed_files(bench: &World) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(bench.path("out/unity/dev"))
+        .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
 
-    /// How many `sts:AssumeRole` calls reached the endpoint, by session name.
-    fn assume_role_calls(&self) -> BTreeMap<String, usize> {
-        let mut calls = BTreeMap::new();
-        for call in self.moto.requests_for_action("AssumeRole") {
-            *calls.entry(call["RoleSessionName"].clone()).or_default() += 1;
-        }
-        calls
-    }
-
-    /// Every issuance record, from `stsgrant audit`.
-    fn records(&self) -> Vec<serde_json::Value> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stsgrant"));
-        let output = command
-            .current_dir(self.dir.path())
-            .args(["audit", "--records", "file:records", "--format", "json"])
-            .output()
-            .expect("audit runs");
-        serde_json::from_slice(&output.stdout).expect("records JSON")
-    }
-
-    fn sealed_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.path().join("out/unity/dev"))
-            .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
-            .unwrap_or_default();
-        files.sort();
+/// Each grant issued exactly once: one sealed file, one issued record, one call to STS.
+fn assert_each_issued_once(bench: &World) {
+    let files = sealed_files(bench);
+    assert_eq!(
+        files.len(),
+        GRANTS,
+        "one sealed file per grant and nothing else: {files:?}"
+    );
+    assert!(
         files
-    }
-
-    /// Each grant issued exactly once: one sealed file, one issued record, one call to STS.
-    fn assert_each_issued_once(&self) {
-        let files = self.sealed_files();
-        assert_eq!(
-            files.len(),
-            GRANTS,
-            "one sealed file per grant and nothing else: {files:?}"
-        );
-        assert!(
-            files
-                .iter()
-                .all(|f| f.extension().is_some_and(|e| e == "age")),
-            "{files:?}"
-        );
-        let issued = self
-            .records()
             .iter()
-            .filter(|r| r["status"] == "issued")
-            .count();
-        assert_eq!(issued, GRANTS);
-        let calls = self.assume_role_calls();
-        assert_eq!(calls.len(), GRANTS);
-        assert!(
-            calls.values().all(|&n| n == 1),
-            "an AssumeRole reached STS twice: {calls:?}"
-        );
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+            .all(|f| f.extension().is_some_and(|e| e == "age")),
+        "{files:?}"
+    );
+    let issued = bench
+        .audit_records("file:records")
+        .iter()
+        .filter(|r| r["status"] == "issued")
+        .count();
+    assert_eq!(issued, GRANTS);
+    let calls = calls_by_session(bench);
+    assert_eq!(calls.len(), GRANTS);
+    assert!(
+        calls.values().all(|&n| n == 1),
+        "an AssumeRole reached STS twice: {calls:?}"
+    );
 }
 
 fn survives(choose: impl Fn(&Request) -> Option<Fault> + Send + Sync + 'static, kind: usize) {
-    let bench = Bench::new();
+    let bench = bench();
     let proxy = FaultProxy::start(bench.moto.addr(), choose);
-    let output = bench.issue(&proxy.endpoint(), &[]);
+    let output = issue(&bench, &proxy.endpoint(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stderr(&output).ends_with(&format!(
@@ -162,7 +118,7 @@ fn survives(choose: impl Fn(&Request) -> Option<Fault> + Send + Sync + 'static, 
         "faults were injected: {:?}",
         proxy.counts()
     );
-    bench.assert_each_issued_once();
+    assert_each_issued_once(&bench);
 }
 
 #[test]
@@ -190,12 +146,12 @@ fn dropped_connections_are_retried_until_every_grant_is_issued_once() {
 
 #[test]
 fn grants_that_keep_failing_are_reported_and_a_rerun_issues_exactly_those() {
-    let bench = Bench::new();
+    let bench = bench();
     let unlucky = |r: &Request| r.action == "AssumeRole" && r.body.contains("user-1");
     let proxy = FaultProxy::start(bench.moto.addr(), move |r| {
         unlucky(r).then_some(Fault::Unavailable)
     });
-    let first = bench.issue(&proxy.endpoint(), &[]);
+    let first = issue(&bench, &proxy.endpoint(), &[]);
     assert_eq!(first.status.code(), Some(1));
     // user-1, user-10 … user-19 and user-100 … user-119: 31 grants.
     let failed = 31;
@@ -214,11 +170,11 @@ fn grants_that_keep_failing_are_reported_and_a_rerun_issues_exactly_those() {
         "{}",
         stderr(&first)
     );
-    assert_eq!(bench.sealed_files().len(), GRANTS - failed);
+    assert_eq!(sealed_files(&bench).len(), GRANTS - failed);
 
     drop(proxy);
     bench.moto.clear_recording();
-    let second = bench.issue(&bench.moto.endpoint(), &[]);
+    let second = issue(&bench, &bench.moto.endpoint(), &[]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert!(
         stderr(&second).ends_with(&format!(
@@ -228,23 +184,22 @@ fn grants_that_keep_failing_are_reported_and_a_rerun_issues_exactly_those() {
         "{}",
         stderr(&second)
     );
-    let retried = bench.assume_role_calls();
+    let retried = calls_by_session(&bench);
     assert_eq!(retried.len(), failed);
     assert!(
         retried.keys().all(|session| session.contains("user-1")),
         "{retried:?}"
     );
-    assert_eq!(bench.sealed_files().len(), GRANTS);
+    assert_eq!(sealed_files(&bench).len(), GRANTS);
 }
 
 #[test]
 fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
-    let bench = Bench::new();
+    let bench = bench();
     let proxy = FaultProxy::start(bench.moto.addr(), |_| {
         Some(Fault::Slow(Duration::from_millis(25)))
     });
-    let mut child = bench
-        .command(&proxy.endpoint(), &[])
+    let mut child = issue_command(&bench, &proxy.endpoint(), &[])
         .stderr(Stdio::null())
         .spawn()
         .expect("stsgrant starts");
@@ -252,8 +207,7 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 
-    let sealed: Vec<PathBuf> = bench
-        .sealed_files()
+    let sealed: Vec<PathBuf> = sealed_files(&bench)
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "age"))
         .collect();
@@ -271,12 +225,12 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
         "the run was killed before the end ({before} files)"
     );
 
-    let rerun = bench.issue(&bench.moto.endpoint(), &["--lease", "0"]);
+    let rerun = issue(&bench, &bench.moto.endpoint(), &["--lease", "0"]);
     assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
-    let files = bench.sealed_files();
+    let files = sealed_files(&bench);
     assert_eq!(files.len(), GRANTS, "{files:?}");
     for folder in ["out", "records"] {
-        let leftovers: Vec<PathBuf> = walk(&bench.dir.path().join(folder))
+        let leftovers: Vec<PathBuf> = walk(&bench.path(folder))
             .into_iter()
             .filter(|p| p.to_string_lossy().ends_with(".tmp"))
             .collect();
@@ -287,7 +241,7 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
         );
     }
 
-    let records = bench.records();
+    let records = bench.audit_records("file:records");
     let mut by_grant: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
     for r in &records {
         by_grant
@@ -298,7 +252,7 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
                 r["status"].as_str().expect("status").to_owned(),
             ));
     }
-    for (session, calls) in bench.assume_role_calls() {
+    for (session, calls) in calls_by_session(&bench) {
         let attempts = &by_grant[&session];
         assert_eq!(
             attempts.iter().filter(|(_, s)| s == "issued").count(),
@@ -316,21 +270,4 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-    {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
