@@ -1,9 +1,10 @@
 //! Issuance records: what was issued for which grant revision, so that it happens once.
 //!
 //! Every attempt to issue a grant revision first *claims* it by creating a record that must
-//! not exist yet: a create-only `ssm:PutParameter` in the shared store, or a file opened with
-//! `create_new` in the local one. Of two runs racing for the same grant, only one creation
-//! succeeds, and only that run calls STS. The record then moves to `issued` (with the session
+//! not exist yet: a create-only `ssm:PutParameter` in the shared store, or in the local one a
+//! file written whole and then hard-linked into place, which fails if the name exists (so a
+//! run killed midway never leaves half a record). Of two runs racing for the same grant, only
+//! one creation succeeds, and only that run calls STS. The record then moves to `issued` (with the session
 //! name, AssumedRoleId, AccessKeyId and expiry; never a secret) or `failed`.
 //!
 //! Failure window: a run that dies after claiming and before recording the outcome leaves a
@@ -16,7 +17,6 @@
 //! record per attempt, so the history stays readable for `audit`.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -294,36 +294,13 @@ impl RecordStore {
         match self {
             RecordStore::Files(dir) => {
                 let path = self.file_path(dir, record);
-                if let Some(parent) = path.parent() {
-                    crate::output::ensure_folder(parent).map_err(|source| StoreError::Io {
-                        action: "create folder for",
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
-                let file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path);
-                let mut file = match file {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-                    Err(source) => {
-                        return Err(StoreError::Io {
-                            action: "create",
-                            path,
-                            source,
-                        });
-                    }
-                };
-                file.write_all(json.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|source| StoreError::Io {
-                        action: "write",
+                crate::output::create_atomically(&path, json.as_bytes(), 0o644).map_err(|source| {
+                    StoreError::Io {
+                        action: "create",
                         path,
                         source,
-                    })?;
-                Ok(true)
+                    }
+                })
             }
             RecordStore::Ssm { aws, root } => {
                 let name = ssm_name(root, record);

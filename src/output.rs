@@ -19,6 +19,33 @@ use crate::issue::{GrantOutcome, Outcome};
 /// Writes a file so that readers see the old content or the new, never a part: a new
 /// temporary file in the same folder, synced, then renamed over the target.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let temporary = write_temporary(path, bytes, mode)?;
+    let result = fs::rename(&temporary, path).and_then(|()| sync_folder(path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Creates a file with its whole content, only if no file has its name yet: `Ok(false)` when
+/// one has. Written as [`write_atomically`] writes, then hard-linked into place, because a
+/// link, unlike a rename, never replaces a file: another run, a reader or a run killed midway
+/// sees no file or the whole file, and of two runs creating the same file one wins.
+pub fn create_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<bool> {
+    let temporary = write_temporary(path, bytes, mode)?;
+    let linked = fs::hard_link(&temporary, path);
+    // A temporary file that cannot be removed now is swept by the next run.
+    let _ = fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => sync_folder(path).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `bytes` to a new temporary file beside `path`, synced, named so that
+/// [`sweep_temporary_files`] can tell a dead run's; removed again if writing fails.
+fn write_temporary(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
     let folder = path.parent().unwrap_or(Path::new("."));
     ensure_folder(folder)?;
     let name = path
@@ -32,14 +59,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     let result = options.open(&temporary).and_then(|mut file| {
         file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        fs::File::open(folder)?.sync_all()
+        file.sync_all()
     });
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
+    match result {
+        Ok(()) => Ok(temporary),
+        Err(e) => {
+            let _ = fs::remove_file(&temporary);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Syncs the folder `path` is in, so that a new name in it survives a crash.
+fn sync_folder(path: &Path) -> std::io::Result<()> {
+    fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// Removes temporary files that a run killed mid-write left in `folder` and below: those of
@@ -204,5 +237,19 @@ mod tests {
             let mode = fs::metadata(&path).expect("metadata").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn atomic_create_never_replaces_a_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("records/attempt-1.json");
+        assert!(create_atomically(&path, b"first", 0o644).expect("created"));
+        assert!(!create_atomically(&path, b"second", 0o644).expect("refused"));
+        assert_eq!(fs::read(&path).expect("readable"), b"first");
+        let names: Vec<_> = fs::read_dir(path.parent().expect("has a folder"))
+            .expect("listable")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec!["attempt-1.json"]);
     }
 }
