@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use support::faults::{Fault, FaultProxy, Request};
 use support::world::{DEV_EXTERNAL_ID, World, stderr, walk};
@@ -71,6 +71,14 @@ fn sealed_files(bench: &World) -> Vec<PathBuf> {
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// The whole sealed files, without the temporary files of writes under way.
+fn sealed_age_files(bench: &World) -> Vec<PathBuf> {
+    sealed_files(bench)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "age"))
+        .collect()
 }
 
 /// Each grant issued exactly once: one sealed file, one issued record, one call to STS.
@@ -203,14 +211,30 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
         .stderr(Stdio::null())
         .spawn()
         .expect("stsgrant starts");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed at a point that differs from run to run: once some grants are sealed and while
+    // most are still to come, however fast this machine is.
+    let kill_after = 5 + SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .subsec_nanos() as usize
+        % 50;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sealed_age_files(&bench).len() < kill_after {
+        let exited = child.try_wait().expect("poll");
+        assert!(
+            exited.is_none(),
+            "the run ended before {kill_after} grants were sealed"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{kill_after} grants not sealed in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 
-    let sealed: Vec<PathBuf> = sealed_files(&bench)
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "age"))
-        .collect();
+    let sealed = sealed_age_files(&bench);
     for file in &sealed {
         let text = fs::read_to_string(file).expect("readable");
         assert!(
@@ -222,7 +246,7 @@ fn a_run_killed_midway_leaves_no_partial_file_and_a_rerun_completes() {
     let before = sealed.len();
     assert!(
         before < GRANTS,
-        "the run was killed before the end ({before} files)"
+        "the run was killed before the end ({before} files, killed after {kill_after})"
     );
 
     let rerun = issue(&bench, &bench.moto.endpoint(), &["--lease", "0"]);
