@@ -1,17 +1,22 @@
 //! No secret leaks: with every command run against a local AWS endpoint at the most verbose
 //! logging, no secret key, session token or ExternalId appears in what was printed or in any
-//! file but the sealed ones.
+//! file but the sealed ones. `open` prints the credential on stdout by design, so only its
+//! stderr counts, and the profile it writes on request lives outside the checked folder.
 
 mod support;
 
 use std::fs;
 
 use support::sealed::{age_decrypt, example_identity};
-use support::world::{DEV_EXTERNAL_ID, TEST_EXTERNAL_ID, World, walk};
+use support::world::{DEV_EXTERNAL_ID, TEST_EXTERNAL_ID, World, stderr, walk};
 
 #[test]
 fn no_secret_appears_anywhere_but_the_sealed_files() {
     let world = World::with_external_ids();
+    world.moto.create_role(
+        "unity-unity-dev-sts",
+        r#"{"Version":"2012-10-17","Statement":[]}"#,
+    );
     let mut everything_printed = String::new();
     for args in [
         vec!["-vv", "validate"],
@@ -47,6 +52,79 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
     assert!(
         everything_printed.contains("TRACE") || everything_printed.contains("DEBUG"),
         "verbose logging was on"
+    );
+
+    // The recipients' side, then the upkeep commands and a revocation, on the same folder.
+    let home = tempfile::tempdir().expect("temp dir");
+    for (file, identity) in [
+        ("out/unity/dev/alice-upload.age", "alice.txt"),
+        ("out/unity/dev/bob-images.age", "bob_ed25519"),
+    ] {
+        let identity = example_identity(identity);
+        let identity = identity.to_str().expect("UTF-8 path");
+        for format in [
+            &["--format", "json"][..],
+            &["--format", "env"],
+            &["--format", "credential-process"],
+            &["--write-profile", "canary"],
+        ] {
+            let mut args = vec!["-vv", "open", file, "--identity", identity];
+            args.extend_from_slice(format);
+            let output = world
+                .command(&args)
+                .env("RUST_LOG", "trace")
+                .env("HOME", home.path())
+                .output()
+                .expect("stsgrant runs");
+            assert!(output.status.success(), "{}", stderr(&output));
+            everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    let revoked = world.path("grants/unity/dev/alice-upload.yaml");
+    let grant = fs::read_to_string(&revoked).expect("grant");
+    fs::write(&revoked, format!("{grant}revoked: true\n")).expect("revoked");
+    for args in [
+        vec![
+            "-vv",
+            "new",
+            "--project",
+            "unity",
+            "--venue",
+            "dev",
+            "--name",
+            "erin-canary",
+            "--requester-name",
+            "Erin Example",
+            "--email",
+            "erin@example.org",
+            "--new-identity",
+            "erin-identity.txt",
+            "--access",
+            "s3-read",
+            "--reason",
+            "Look at the canary",
+        ],
+        vec!["-vv", "codeowners"],
+        vec!["-vv", "prune"],
+        vec!["-vv", "schema"],
+        vec!["-vv", "issue", "--records", "file:records", "--out", "out"],
+        vec!["-vv", "audit", "--records", "file:records"],
+    ] {
+        let output = world
+            .command(&args)
+            .env("RUST_LOG", "trace")
+            .output()
+            .expect("stsgrant runs");
+        everything_printed.push_str(&String::from_utf8_lossy(&output.stdout));
+        everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(
+        everything_printed.contains("erin-canary"),
+        "`new` ran and wrote its grant"
+    );
+    assert!(
+        everything_printed.contains("revoked  unity/dev/alice-upload: denied"),
+        "the revocation ran"
     );
 
     let mut secrets = vec![DEV_EXTERNAL_ID.to_owned(), TEST_EXTERNAL_ID.to_owned()];
