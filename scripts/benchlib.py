@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,21 +144,28 @@ class Measured:
 def measure(
     cmd: list[str], log: Path, *, cwd: Path | None = None, env: dict | None = None
 ) -> Measured:
-    """Runs `cmd` with stdout and stderr to `log` and measures it."""
-    with open(log, "wb") as out:
+    """Runs `cmd` with stdout and stderr to `log` and measures it.
+
+    The peak RSS comes from GNU time, which starts `cmd` from a small process of its own. A
+    process started from this one would carry this Python process's own peak (boto3 and all)
+    as its starting figure, since Linux keeps the larger of the two across exec."""
+    gnu_time = ensure_command("time", apt="time")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss, open(log, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            [gnu_time, "--quiet", "--format=%M", f"--output={rss.name}", *cmd],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        peak_rss_kib = int(rss.read().strip().splitlines()[-1])
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measured(
         returncode=proc.returncode,
         wall=wall,
         user=usage.ru_utime,
         sys=usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,  # ru_maxrss is in KiB on Linux
+        peak_rss_mb=peak_rss_kib * 1024 / 1e6,
         log=log,
     )
 
