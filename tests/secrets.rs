@@ -6,9 +6,21 @@
 mod support;
 
 use std::fs;
+use std::path::Path;
+use std::process::Output;
 
 use support::sealed::{age_decrypt, example_identity};
 use support::world::{DEV_EXTERNAL_ID, TEST_EXTERNAL_ID, World, stderr, walk};
+
+/// `stsgrant` with these arguments, with tracing on and `home` as the home folder.
+fn run_verbose(world: &World, args: &[&str], home: &Path) -> Output {
+    world
+        .command(args)
+        .env("RUST_LOG", "trace")
+        .env("HOME", home)
+        .output()
+        .expect("stsgrant runs")
+}
 
 #[test]
 fn no_secret_appears_anywhere_but_the_sealed_files() {
@@ -17,6 +29,8 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
         "unity-unity-dev-sts",
         r#"{"Version":"2012-10-17","Statement":[]}"#,
     );
+    // Outside the folder checked below: `open --write-profile` writes the credential there.
+    let home = tempfile::tempdir().expect("temp dir");
     let mut everything_printed = String::new();
     for args in [
         vec!["-vv", "validate"],
@@ -41,11 +55,7 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
         ],
         vec!["-vv", "audit", "--records", "file:records"],
     ] {
-        let output = world
-            .command(&args)
-            .env("RUST_LOG", "trace")
-            .output()
-            .expect("stsgrant runs");
+        let output = run_verbose(&world, &args, home.path());
         everything_printed.push_str(&String::from_utf8_lossy(&output.stdout));
         everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
     }
@@ -55,7 +65,6 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
     );
 
     // The recipients' side, then the upkeep commands and a revocation, on the same folder.
-    let home = tempfile::tempdir().expect("temp dir");
     for (file, identity) in [
         ("out/unity/dev/alice-upload.age", "alice.txt"),
         ("out/unity/dev/bob-images.age", "bob_ed25519"),
@@ -70,12 +79,7 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
         ] {
             let mut args = vec!["-vv", "open", file, "--identity", identity];
             args.extend_from_slice(format);
-            let output = world
-                .command(&args)
-                .env("RUST_LOG", "trace")
-                .env("HOME", home.path())
-                .output()
-                .expect("stsgrant runs");
+            let output = run_verbose(&world, &args, home.path());
             assert!(output.status.success(), "{}", stderr(&output));
             everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
         }
@@ -110,11 +114,7 @@ fn no_secret_appears_anywhere_but_the_sealed_files() {
         vec!["-vv", "issue", "--records", "file:records", "--out", "out"],
         vec!["-vv", "audit", "--records", "file:records"],
     ] {
-        let output = world
-            .command(&args)
-            .env("RUST_LOG", "trace")
-            .output()
-            .expect("stsgrant runs");
+        let output = run_verbose(&world, &args, home.path());
         everything_printed.push_str(&String::from_utf8_lossy(&output.stdout));
         everything_printed.push_str(&String::from_utf8_lossy(&output.stderr));
     }
