@@ -4,14 +4,10 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use support::moto::MotoServer;
-
-fn repository_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::world::repository_root;
 
 #[test]
 fn new_validate_issue_open_and_call_aws_with_the_profile() {
