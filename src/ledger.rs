@@ -4,8 +4,9 @@
 //! not exist yet: a create-only `ssm:PutParameter` in the shared store, or in the local one a
 //! file written whole and then hard-linked into place, which fails if the name exists (so a
 //! run killed midway never leaves half a record). Of two runs racing for the same grant, only
-//! one creation succeeds, and only that run calls STS. The record then moves to `issued` (with the session
-//! name, AssumedRoleId, AccessKeyId and expiry; never a secret) or `failed`.
+//! one creation succeeds, and only that run calls STS. The record then moves to `issued`
+//! (with the session name, AssumedRoleId, AccessKeyId and expiry; never a secret) or
+//! `failed`.
 //!
 //! Failure window: a run that dies after claiming and before recording the outcome leaves a
 //! `claimed` record. Until the lease runs out, later runs report it as in flight and leave it

@@ -168,8 +168,7 @@ async fn deny_sessions(
         .role_policy(region, &role, POLICY_NAME)
         .await
         .map_err(|e| e.to_string())?;
-    let document =
-        crate::revoke::add(existing.as_deref(), &revocations, now).map_err(|e| e.to_string())?;
+    let document = add(existing.as_deref(), &revocations, now).map_err(|e| e.to_string())?;
     aws.put_role_policy(region, &role, POLICY_NAME, &document)
         .await
         .map_err(|e| e.to_string())?;

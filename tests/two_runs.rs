@@ -82,6 +82,16 @@ fn the_shared_ssm_record_store_lets_two_runs_issue_each_grant_once() {
         claims.iter().any(|c| c["Overwrite"] == false),
         "claims are create-only: {claims:?}"
     );
+    let mut first_writes = std::collections::BTreeMap::new();
+    for call in &claims {
+        first_writes
+            .entry(call["Name"].as_str().expect("name"))
+            .or_insert(call);
+    }
+    assert!(
+        first_writes.values().all(|c| c["Overwrite"] == false),
+        "every record is first written create-only: {first_writes:?}"
+    );
 
     let again = world.stsgrant(&[
         "issue",

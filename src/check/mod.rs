@@ -10,7 +10,6 @@ pub mod schema;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::civil::Date;
 use serde::Deserialize as _;
@@ -137,21 +136,19 @@ fn read_grants(
     }
     // Workers take the next file as they finish the last, so a slow disk read or a large
     // file holds up one worker, not a whole share of the files.
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<GrantFile>>> =
-        files.into_iter().map(|f| Mutex::new(Some(f))).collect();
+    let queue = Mutex::new(files.into_iter().enumerate());
     let mut done: Vec<(usize, GrantResult)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(slot) = slots.get(i) else { break };
-                        let file = slot.lock().expect("no worker panics holding a slot").take();
-                        if let Some(file) = file {
-                            mine.push((i, read_one(file)));
-                        }
+                        let next = queue
+                            .lock()
+                            .expect("no worker panics holding the queue")
+                            .next();
+                        let Some((i, file)) = next else { break };
+                        mine.push((i, read_one(file)));
                     }
                     mine
                 })

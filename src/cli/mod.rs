@@ -11,10 +11,13 @@ mod people;
 mod terminal;
 mod validate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use stsgrant::check::{self, CheckOptions};
+use stsgrant::load::CATALOG_FILE;
+use stsgrant::venue::Catalog;
 use tracing_subscriber::EnvFilter;
 
 /// Short-lived AWS credentials for people without an AWS account, granted through code review.
@@ -119,6 +122,19 @@ pub fn report_error(error: &Error) {
     if let Error::Open(_, Some(hint)) = error {
         eprintln!("  = hint: {hint}");
     }
+}
+
+/// Reads and checks the venue catalog alone, for the commands that need no grant: naming the
+/// catalog as the one path leaves the grants unread.
+fn read_catalog(grants_dir: &Path, today: jiff::civil::Date) -> Result<Catalog, Error> {
+    let checked = check::check(&CheckOptions {
+        grants_dir: grants_dir.to_owned(),
+        paths: vec![grants_dir.join(CATALOG_FILE)],
+        today,
+    });
+    checked.catalog.ok_or_else(|| {
+        Error::Usage("the venue catalog has errors; `stsgrant validate` shows them".to_owned())
+    })
 }
 
 /// Runs the command the arguments name.

@@ -118,14 +118,7 @@ pub fn new(args: &NewArgs, grants_dir: PathBuf, today: Date) -> Result<ExitCode,
     let asker = Asker {
         terminal: std::io::stdin().is_terminal(),
     };
-    let checked = check::check(&CheckOptions {
-        grants_dir: grants_dir.clone(),
-        paths: vec![grants_dir.join("venues.yaml")],
-        today,
-    });
-    let catalog = checked.catalog.ok_or_else(|| {
-        Error::Usage("the venue catalog has errors; `stsgrant validate` shows them".to_owned())
-    })?;
+    let catalog = super::read_catalog(&grants_dir, today)?;
     let project = asker.ask(args.project.clone(), "project", "project", None)?;
     let venue_name = asker.ask(args.venue.clone(), "venue", "venue", None)?;
     let venue = catalog.find(&project, &venue_name).ok_or_else(|| {
